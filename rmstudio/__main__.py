@@ -1,0 +1,3 @@
+from rmstudio.cli import main
+
+raise SystemExit(main())

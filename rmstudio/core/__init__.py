@@ -1,0 +1,1 @@
+"""Pure-Python core of RM Studio. Nothing below this package may import Qt."""
