@@ -132,12 +132,20 @@ def third_party_include(whisper: Path, gen_dir: Path) -> Path:
 
 def executor_units(gen_dir: Path, inc: Path) -> list[Unit]:
     src_dir = HERE / "src"
-    headers = sorted(src_dir.glob("*.hpp")) + [gen_dir / "catalog_gen.hpp", inc / "nlohmann" / "json.hpp"]
+    headers = [*sorted(src_dir.glob("*.hpp")), gen_dir / "catalog_gen.hpp", inc / "nlohmann" / "json.hpp"]
     flags = [
-        *CXX_STD, *OPT_FLAGS, *ARCH_FLAGS, *WASI_EMULATION,
-        "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
+        *CXX_STD,
+        *OPT_FLAGS,
+        *ARCH_FLAGS,
+        *WASI_EMULATION,
+        "-fno-exceptions",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
         "-DJSON_NOEXCEPTION=1",
-        f"-I{src_dir}", f"-I{gen_dir}", f"-I{inc}",
+        f"-I{src_dir}",
+        f"-I{gen_dir}",
+        f"-I{inc}",
     ]
     return [Unit(p, flags, headers) for p in sorted(src_dir.glob("*.cpp"))]
 
@@ -163,7 +171,8 @@ def _compile(unit: Unit, obj: Path) -> tuple[Path, float, bool]:
         tmp.unlink(missing_ok=True)
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise BuildError(
-            f"compiling {unit.source} failed:\n" + "\n".join(lines[:40])
+            f"compiling {unit.source} failed:\n"
+            + "\n".join(lines[:40])
             + "\nSee docs/RUNTIME.md (troubleshooting) for common causes."
         )
     os.replace(tmp, obj)
@@ -229,8 +238,18 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     tmp = OUT_WASM.with_suffix(".tmp.wasm")
-    cmd = [*_zig(), "c++", *TARGET, *ARCH_FLAGS, *OPT_FLAGS, "-fno-exceptions",
-           *(str(o) for o, _, _ in results), *LINK_FLAGS, "-o", str(tmp)]
+    cmd = [
+        *_zig(),
+        "c++",
+        *TARGET,
+        *ARCH_FLAGS,
+        *OPT_FLAGS,
+        "-fno-exceptions",
+        *(str(o) for o, _, _ in results),
+        *LINK_FLAGS,
+        "-o",
+        str(tmp),
+    ]
     log("  linking (the first build also compiles libc and libc++ for wasm32-wasi, about a minute) ...")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -57,8 +57,16 @@ def fetch_sdist(log=print) -> Path:
     log(f"fetching {PYWHISPERCPP_SDIST} from PyPI ...")
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "pywhispercpp",
-            "-d", tmp, f"pywhispercpp=={PYWHISPERCPP_VERSION}",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            "pywhispercpp",
+            "-d",
+            tmp,
+            f"pywhispercpp=={PYWHISPERCPP_VERSION}",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         got = Path(tmp) / PYWHISPERCPP_SDIST
@@ -66,7 +74,8 @@ def fetch_sdist(log=print) -> Path:
             raise SourceError(
                 f"could not download {PYWHISPERCPP_SDIST} from PyPI (pip exit {proc.returncode}):\n"
                 + (proc.stderr or proc.stdout).strip()[-2000:]
-                + "\nCheck that PyPI is reachable, or place the file in " + str(dest)
+                + "\nCheck that PyPI is reachable, or place the file in "
+                + str(dest)
             )
         digest = _sha256(got)
         if digest != PYWHISPERCPP_SHA256:
@@ -95,7 +104,7 @@ def whisper_source_dir(log=print) -> Path:
         for m in members:
             if not (m.isfile() or m.isdir()):
                 continue
-            rel = m.name[len(prefix):]
+            rel = m.name[len(prefix) :]
             if not rel or rel.startswith("/") or ".." in Path(rel).parts:
                 continue
             target = tmp / "whisper.cpp" / rel

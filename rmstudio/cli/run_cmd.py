@@ -1,0 +1,128 @@
+"""``rmstudio run``: execute a pipeline in the WASM sandbox (default) or the reference executor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rmstudio.cli.output import format_bytes, print_json, print_problem, summarize_value
+from rmstudio.core.errors import RMError
+from rmstudio.core.execute import ENGINES, execute
+from rmstudio.core.inputs import parse_input
+from rmstudio.core.manifest import load, validate
+from rmstudio.core.runs import Limits, RunRequest, RunResult
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a pipeline manifest (or run-request file)")
+    p.add_argument("file", metavar="MANIFEST", help="manifest JSON, or a run request with input_data")
+    p.add_argument(
+        "--input", "-i", metavar="DATA", help="input items: JSON ('[5, 7, 3]'), @file.json, or a .json path"
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="wasm",
+        help="wasm: the sandboxed guest (default); native: the numpy reference executor",
+    )
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--events", action="store_true", help="stream the guest's events to stderr as they happen")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the run after this many seconds")
+    p.add_argument(
+        "--memory-limit",
+        type=float,
+        metavar="MIB",
+        default=Limits().memory_bytes / 2**20,
+        help="cap on the guest's linear memory in MiB (default %(default).0f)",
+    )
+    p.add_argument(
+        "--array-encoding",
+        choices=("auto", "json", "base64"),
+        default=None,
+        help="how numeric arrays are written in the outputs",
+    )
+    p.set_defaults(func=run)
+
+
+def _event_printer(as_json: bool):
+    def show(event: dict[str, Any]) -> None:
+        if as_json:
+            sys.stderr.write(json.dumps(event, separators=(",", ":")) + "\n")
+        else:
+            kind = event.get("event")
+            t = event.get("t_ms")
+            stamp = f"[{t:9.2f} ms] " if isinstance(t, (int, float)) else ""
+            rest = {k: v for k, v in event.items() if k not in ("event", "t_ms")}
+            detail = " ".join(f"{k}={v}" for k, v in rest.items())
+            sys.stderr.write(f"{stamp}{kind}: {detail}\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _print_summary(result: RunResult, name: str) -> None:
+    where = "the WASM sandbox" if result.engine == "wasm" else "the native reference executor"
+    wall = result.host.get("wall_ms", result.metrics.get("total_ms"))
+    print(f"{name}: ran in {where}" + (f" in {wall:.1f} ms" if isinstance(wall, (int, float)) else ""))
+    outputs = result.outputs or []
+    if all(not isinstance(o, (dict, list)) for o in outputs):
+        print(f"outputs: {summarize_value(outputs)}")
+    else:
+        print(f"outputs ({len(outputs)} item{'s' if len(outputs) != 1 else ''}):")
+        for n, out in enumerate(outputs):
+            print(f"  [{n}] {summarize_value(out)}")
+    nodes = result.metrics.get("nodes") or []
+    if nodes:
+        print("nodes: " + ", ".join(f"{m['node_id']} {m.get('duration_ms', 0):.2f} ms" for m in nodes))
+    peak = result.metrics.get("peak_memory_bytes")
+    if peak:
+        print(f"peak guest memory: {format_bytes(peak)}")
+    for w in result.warnings:
+        print_problem(RMError.from_json(w), "warning")
+
+
+def run(args: argparse.Namespace) -> int:
+    doc = load(args.file)
+    report = validate(doc)
+    if report.errors:
+        for e in report.errors:
+            print_problem(e, "error")
+        print(
+            f"{args.file}: not run ({len(report.errors)} error(s)); fix the manifest and try again",
+            file=sys.stderr,
+        )
+        return 1
+    if args.input is not None:
+        input_data = parse_input(args.input)
+    elif doc.has_input:
+        input_data = doc.input_data
+    else:
+        from rmstudio.core.runs import NO_INPUT
+
+        input_data = NO_INPUT
+    options = dict(doc.request_extra.get("options") or {})
+    if args.array_encoding:
+        options["array_encoding"] = args.array_encoding
+    limits = Limits(
+        memory_bytes=int(args.memory_limit * 2**20) if args.memory_limit else None,
+        timeout_s=args.timeout,
+    )
+    request = RunRequest(doc.data, input_data, options, limits)
+    on_event = _event_printer(args.json) if args.events else None
+    result = execute(request, args.engine, on_event)
+    if args.json:
+        print_json(result.to_json())
+    elif result.ok:
+        _print_summary(result, doc.name)
+    if not result.ok:
+        assert result.error is not None
+        if result.error.source in (None, "request") and doc.source:
+            result.error.source = doc.source
+            if result.error.path and doc.pointer_prefix == "" and result.error.path.startswith("/manifest"):
+                result.error.path = result.error.path[len("/manifest") :] or ""
+        if not args.json:
+            print_problem(result.error, "error")
+        return 1
+    return 0

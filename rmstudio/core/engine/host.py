@@ -1,0 +1,384 @@
+"""The wasmtime host: one Engine per process, a fresh Store per run.
+
+Thread model (wasmtime-py objects are not thread-safe): a run creates, uses and drops its
+Store, WASI config and instance on the calling thread. Other threads only ever call
+``Engine.increment_epoch`` (the ticker) or set a flag (``RunControl.cancel``). wasmtime
+calls release the GIL, so runs on worker threads execute in parallel and a GUI stays live.
+
+Each run's epoch callback fires on every tick (TICK_S); it stops the guest when the run is
+cancelled or past its deadline, and samples the guest's linear memory so the live graph
+moves even while the guest is deep inside one long computation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import wasmtime
+
+from rmstudio.core.engine import wasmtime_ext
+from rmstudio.core.engine.module_cache import LoadedModule, load_module
+from rmstudio.core.engine.runtime_locator import GuestRuntime, locate
+from rmstudio.core.errors import RMError
+from rmstudio.core.runs import EventCallback, RunRequest, RunResult
+
+TICK_S = 0.02
+MEMORY_SAMPLE_S = 0.1
+WASM_PAGE = 65536
+MAX_MEMORY = 4 << 30  # wasm32's address space
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class RunControl:
+    """Cancel a run from any thread; ``cancel()`` is safe to call at any time, even twice."""
+
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+class _Ticker:
+    """Advances the engine's epoch every TICK_S while at least one run is active."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._active = 0
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Ticker:
+        with self._lock:
+            self._active += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="rmstudio-epoch", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while self._active == 0:
+                    self._wake.wait()
+            time.sleep(TICK_S)
+            self._engine.increment_epoch()
+
+
+class WasmEngine:
+    """The sandbox: compiles (or loads from cache) the guest once and runs requests in it."""
+
+    def __init__(self, runtime: GuestRuntime | None = None, use_cache: bool = True) -> None:
+        self.runtime = runtime or locate()
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        config.wasm_simd = True
+        config.cranelift_opt_level = "speed"
+        self._fingerprint = "epoch=1;simd=1;opt=speed"
+        self.engine = wasmtime.Engine(config)
+        self._ticker = _Ticker(self.engine)
+        self._module_lock = threading.Lock()
+        self._loaded: LoadedModule | None = None
+        self._linker: wasmtime.Linker | None = None
+        self._pre: wasmtime.InstancePre | None = None
+        self._use_cache = use_cache
+
+    def load(self) -> LoadedModule:
+        """Compile or deserialize the guest (once per engine); safe from any thread."""
+        with self._module_lock:
+            if self._loaded is None:
+                loaded = load_module(self.engine, self.runtime.path, self._fingerprint, self._use_cache)
+                linker = wasmtime.Linker(self.engine)
+                linker.define_wasi()
+                self._pre = linker.instantiate_pre(loaded.module)
+                self._linker = linker
+                self._loaded = loaded
+            return self._loaded
+
+    def run(
+        self,
+        request: RunRequest,
+        on_event: EventCallback | None = None,
+        control: RunControl | None = None,
+    ) -> RunResult:
+        """Run one request in a fresh Store. Never raises for guest-side failures."""
+        t_start = time.perf_counter()
+        control = control or RunControl()
+        body = request.to_bytes()
+        limit = request.limits.max_request_bytes
+        if len(body) > limit:
+            return RunResult(
+                ok=False,
+                engine="wasm",
+                error=RMError(
+                    "request_too_large",
+                    f"the run request is {len(body) / 2**20:.1f} MiB, "
+                    f"over the limit of {limit / 2**20:.0f} MiB",
+                    hint="Pass large audio as a file input instead of inline data, or raise the limit",
+                ),
+            )
+        loaded = self.load()
+        host: dict[str, Any] = {"module_cache": loaded.cache, "module_load_ms": round(loaded.load_ms, 3)}
+        assert self._pre is not None
+
+        stdout = bytearray()
+        state = _RunState(control, request.limits.timeout_s, on_event)
+
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["rm_executor"]
+        wasmtime_ext.set_stdin_bytes(wasi, body)
+        wasi.stdout_custom = lambda data: stdout.extend(data)
+        wasi.stderr_custom = state.on_stderr
+        for pre in request.preopens:
+            if not pre.host_path.is_dir():
+                return RunResult(
+                    ok=False,
+                    engine="wasm",
+                    error=RMError(
+                        "io_error",
+                        f"directory to share with the guest does not exist: {pre.host_path}",
+                    ),
+                )
+            wasi.preopen_dir(str(pre.host_path), pre.guest_path, False)
+
+        store = wasmtime.Store(self.engine)
+        memory_cap = min(request.limits.memory_bytes or MAX_MEMORY, MAX_MEMORY)
+        store.set_limits(memory_size=memory_cap)
+        store.set_wasi(wasi)
+        instance = None
+        trap: Exception | None = None
+        exit_code = 0
+        watch = wasmtime_ext.EpochWatch(store, state.decide)
+        with self._ticker:
+            t_inst = time.perf_counter()
+            try:
+                instance = self._pre.instantiate(store)
+                memory = instance.exports(store)["memory"]
+                state.memory = lambda m=memory, s=store: m.data_len(s)
+                host["instantiate_ms"] = round((time.perf_counter() - t_inst) * 1000, 3)
+                state.started = time.perf_counter()
+                start = instance.exports(store)["_start"]
+                start(store)
+            except wasmtime.ExitTrap as exc:
+                exit_code = exc.code
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+                trap = exc
+            finally:
+                final_memory = state.sample_memory()
+                state.memory = None
+                state.flush()
+                # Drop every per-run object here, on this thread (see module docstring).
+                watch = None  # noqa: F841
+                instance = None
+                store.close()
+                del store, wasi
+        host["wall_ms"] = round((time.perf_counter() - t_start) * 1000, 3)
+        host["exit_code"] = exit_code
+        host["peak_memory_bytes"] = state.peak_memory
+        host["final_memory_bytes"] = final_memory
+        if state.rss_peak:
+            host["peak_rss_bytes"] = state.rss_peak
+        return self._finish(bytes(stdout), trap, state, memory_cap, host)
+
+    def _finish(
+        self, stdout: bytes, trap: Exception | None, state: _RunState, memory_cap: int, host: dict[str, Any]
+    ) -> RunResult:
+        if state.stop_reason == "cancelled":
+            return RunResult(
+                ok=False,
+                engine="wasm",
+                host=host,
+                error=RMError(
+                    "cancelled",
+                    "the run was cancelled",
+                    hint="Nothing was written; run it again when ready",
+                ),
+            )
+        if state.stop_reason == "timeout":
+            return RunResult(
+                ok=False,
+                engine="wasm",
+                host=host,
+                error=RMError(
+                    "timeout",
+                    f"the run did not finish within the time limit of {state.timeout_s:g} s",
+                    hint="Raise the limit (--timeout, or Limits in the GUI) or use shorter input",
+                ),
+            )
+        doc = None
+        text = stdout.strip()
+        if text:
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                doc = None
+        if isinstance(doc, dict) and "ok" in doc:
+            result = RunResult.from_guest(doc, engine="wasm")
+            result.host = host
+            if result.ok:
+                result.metrics.setdefault("peak_memory_bytes", state.peak_memory)
+            return result
+        if trap is not None:
+            near_cap = state.peak_memory + 16 * WASM_PAGE >= memory_cap
+            if near_cap:
+                return RunResult(
+                    ok=False,
+                    engine="wasm",
+                    host=host,
+                    error=RMError(
+                        "memory_limit",
+                        f"the guest ran out of memory at the limit of {memory_cap / 2**20:.0f} MiB",
+                        hint="Raise the memory limit (--memory-limit) or use a smaller model or input",
+                    ),
+                )
+            message = str(trap).strip().splitlines()[0] if str(trap).strip() else type(trap).__name__
+            return RunResult(
+                ok=False,
+                engine="wasm",
+                host=host,
+                error=RMError(
+                    "trap",
+                    f"the guest stopped with a WebAssembly trap: {message}",
+                    hint="This is a bug in the guest executor; run with --debug and report it",
+                    details={"trap": str(trap)},
+                ),
+            )
+        return RunResult(
+            ok=False,
+            engine="wasm",
+            host=host,
+            error=RMError(
+                "internal_error",
+                "the guest ended without writing a result"
+                if not text
+                else "the guest wrote an unreadable result",
+                details={"stdout": text[:2000].decode("utf-8", "replace")},
+            ),
+        )
+
+
+class _RunState:
+    """Per-run bookkeeping shared by the stderr callback and the epoch callback."""
+
+    def __init__(self, control: RunControl, timeout_s: float | None, on_event: EventCallback | None):
+        self.control = control
+        self.timeout_s = timeout_s
+        self.on_event = on_event
+        self.started = time.perf_counter()
+        self.stop_reason: str | None = None
+        self.memory = None
+        self.peak_memory = 0
+        self.rss_peak = 0
+        self._pending = bytearray()
+        self._last_sample = 0.0
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self.on_event is None:
+            return
+        with contextlib.suppress(Exception):  # a broken listener must not break the run
+            self.on_event(event)
+
+    def on_stderr(self, data: bytes) -> None:
+        self._pending.extend(data)
+        while True:
+            nl = self._pending.find(b"\n")
+            if nl < 0:
+                break
+            line = bytes(self._pending[:nl])
+            del self._pending[: nl + 1]
+            self._line(line)
+
+    def flush(self) -> None:
+        if self._pending:
+            line = bytes(self._pending)
+            self._pending.clear()
+            self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").strip()
+        if not text:
+            return
+        event: Any = None
+        if text.startswith("{"):
+            try:
+                event = json.loads(text)
+            except ValueError:
+                event = None
+        if not isinstance(event, dict) or "event" not in event:
+            event = {"event": "log", "level": "info", "message": text, "source": "guest"}
+        mem = event.get("memory_bytes")
+        if isinstance(mem, int) and mem > self.peak_memory:
+            self.peak_memory = mem
+        self.emit(event)
+
+    def sample_memory(self) -> int:
+        getter = self.memory
+        if getter is None:
+            return self.peak_memory
+        size = int(getter())
+        self.peak_memory = max(self.peak_memory, size)
+        return size
+
+    def decide(self) -> str | None:
+        """Epoch callback: stop the guest (return a reason) or let it continue (None)."""
+        now = time.perf_counter()
+        if self.control.cancelled:
+            self.stop_reason = "cancelled"
+            return "cancelled"
+        if self.timeout_s is not None and now - self.started > self.timeout_s:
+            self.stop_reason = "timeout"
+            return "timeout"
+        if now - self._last_sample >= MEMORY_SAMPLE_S:
+            self._last_sample = now
+            size = self.sample_memory()
+            rss = _rss_bytes()
+            if rss:
+                self.rss_peak = max(self.rss_peak, rss)
+            self.emit(
+                {
+                    "event": "memory",
+                    "source": "host",
+                    "memory_bytes": size,
+                    "rss_bytes": rss,
+                    "t_ms": (now - self.started) * 1000,
+                }
+            )
+        return None
+
+
+_DEFAULT: WasmEngine | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_engine() -> WasmEngine:
+    """The process-wide engine (created on first use)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = WasmEngine()
+        return _DEFAULT

@@ -1,0 +1,41 @@
+"""Turning what a user points at (JSON text, a JSON file, later audio) into input items.
+
+The CLI's ``--input`` and the GUI's input box both go through :func:`parse_input`, so the
+two accept exactly the same things.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rmstudio.core.errors import RMError
+from rmstudio.core.manifest.document import parse_json, read_text
+
+
+def parse_input(value: str) -> Any:
+    """``input_data`` from a JSON literal, ``@file.json``, or a path to a JSON file."""
+    text = value.strip()
+    if text.startswith("@"):
+        path = Path(text[1:])
+        return parse_json(read_text(path, "input"), str(path))
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    path = Path(value)
+    if path.is_file():
+        if path.suffix.lower() == ".json":
+            return parse_json(read_text(path, "input"), str(path))
+        raise RMError(
+            "invalid_input",
+            f"cannot use {path.name} as input: not a JSON file",
+            source=str(path),
+            hint="Give JSON (e.g. '[5, 7, 3]') or a .json file",
+        )
+    raise RMError(
+        "invalid_input",
+        f"--input is neither valid JSON nor an existing file: {value[:80]!r}",
+        hint="Quote JSON for the shell, e.g. --input '[5, 7, 3]'",
+    )
