@@ -256,7 +256,7 @@ class WasmEngine:
                         hint="Raise the memory limit (--memory-limit) or use a smaller model or input",
                     ),
                 )
-            message = str(trap).strip().splitlines()[0] if str(trap).strip() else type(trap).__name__
+            message = _trap_summary(trap)
             return RunResult(
                 ok=False,
                 engine="wasm",
@@ -280,6 +280,16 @@ class WasmEngine:
                 details={"stdout": text[:2000].decode("utf-8", "replace")},
             ),
         )
+
+
+def _trap_summary(trap: Exception) -> str:
+    """The cause line of a wasmtime trap ("wasm `unreachable` instruction executed")."""
+    lines = [ln.strip() for ln in str(trap).splitlines() if ln.strip()]
+    if "Caused by:" in lines:
+        rest = lines[lines.index("Caused by:") + 1 :]
+        if rest:
+            return rest[0].removeprefix("wasm trap: ")
+    return lines[0] if lines else type(trap).__name__
 
 
 class _RunState:

@@ -53,7 +53,9 @@ def load_module(
     entry = module_cache_dir() / f"rm_executor-{cache_key(digest, engine_fingerprint)}.cwasm"
     if entry.exists():
         try:
-            module = wasmtime.Module.deserialize_file(engine, str(entry))
+            # Read into memory rather than deserialize_file's mmap: a cache file replaced or
+            # truncated by another process can then never fault a running module.
+            module = wasmtime.Module.deserialize(engine, entry.read_bytes())
             return LoadedModule(module, digest, "hit", (time.perf_counter() - t0) * 1000)
         except wasmtime.WasmtimeError:
             entry.unlink(missing_ok=True)  # stale or damaged: recompile below
