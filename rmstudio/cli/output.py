@@ -10,8 +10,8 @@ from rmstudio.core import typed_arrays
 from rmstudio.core.errors import RMError
 
 
-def print_json(data: Any, stream: TextIO = sys.stdout) -> None:
-    stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def format_bytes(n: float | None) -> str:
@@ -38,5 +38,5 @@ def summarize_value(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def print_problem(err: RMError, severity: str, stream: TextIO = sys.stderr) -> None:
-    stream.write(f"{severity}: {err.describe()}\n")
+def print_problem(err: RMError, severity: str, stream: TextIO | None = None) -> None:
+    (stream or sys.stderr).write(f"{severity}: {err.describe()}\n")

@@ -76,6 +76,8 @@ class RunResult:
     error: RMError | None = None
     # Host-side measurements: wall_ms, compile_ms, instantiate_ms, module_cache ("hit"/"miss").
     host: dict[str, Any] = field(default_factory=dict)
+    # The guest's stdout document as written (e.g. the answer to {"command": "describe"}).
+    document: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ok": self.ok, "engine": self.engine}
@@ -95,7 +97,7 @@ class RunResult:
     def from_guest(cls, doc: dict[str, Any], engine: str) -> RunResult:
         """Decode the guest's stdout document (docs/CONTRACT.md, "Result")."""
         if doc.get("ok") is True:
-            outputs = doc.get("outputs")
+            outputs = doc.get("outputs", [])
             return cls(
                 ok=True,
                 engine=engine,
@@ -103,6 +105,7 @@ class RunResult:
                 graph_info=doc.get("graph_info") or {},
                 metrics=doc.get("metrics") or {},
                 warnings=doc.get("warnings") or [],
+                document=doc,
             )
         err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
-        return cls(ok=False, engine=engine, error=RMError.from_json(err, source="request"))
+        return cls(ok=False, engine=engine, error=RMError.from_json(err, source="request"), document=doc)

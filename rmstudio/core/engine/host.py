@@ -25,7 +25,7 @@ from rmstudio.core.engine import wasmtime_ext
 from rmstudio.core.engine.module_cache import LoadedModule, load_module
 from rmstudio.core.engine.runtime_locator import GuestRuntime, locate
 from rmstudio.core.errors import RMError
-from rmstudio.core.runs import EventCallback, RunRequest, RunResult
+from rmstudio.core.runs import EventCallback, Limits, Preopen, RunRequest, RunResult
 
 TICK_S = 0.02
 MEMORY_SAMPLE_S = 0.1
@@ -127,10 +127,21 @@ class WasmEngine:
         control: RunControl | None = None,
     ) -> RunResult:
         """Run one request in a fresh Store. Never raises for guest-side failures."""
+        return self.run_bytes(request.to_bytes(), request.limits, request.preopens, on_event, control)
+
+    def run_bytes(
+        self,
+        body: bytes,
+        limits: Limits | None = None,
+        preopens: list[Preopen] | None = None,
+        on_event: EventCallback | None = None,
+        control: RunControl | None = None,
+    ) -> RunResult:
+        """Run a request given as the exact bytes the guest reads on stdin."""
         t_start = time.perf_counter()
         control = control or RunControl()
-        body = request.to_bytes()
-        limit = request.limits.max_request_bytes
+        limits = limits or Limits()
+        limit = limits.max_request_bytes
         if len(body) > limit:
             return RunResult(
                 ok=False,
@@ -147,14 +158,14 @@ class WasmEngine:
         assert self._pre is not None
 
         stdout = bytearray()
-        state = _RunState(control, request.limits.timeout_s, on_event)
+        state = _RunState(control, limits.timeout_s, on_event)
 
         wasi = wasmtime.WasiConfig()
         wasi.argv = ["rm_executor"]
         wasmtime_ext.set_stdin_bytes(wasi, body)
         wasi.stdout_custom = lambda data: stdout.extend(data)
         wasi.stderr_custom = state.on_stderr
-        for pre in request.preopens:
+        for pre in preopens or []:
             if not pre.host_path.is_dir():
                 return RunResult(
                     ok=False,
@@ -167,7 +178,7 @@ class WasmEngine:
             wasi.preopen_dir(str(pre.host_path), pre.guest_path, False)
 
         store = wasmtime.Store(self.engine)
-        memory_cap = min(request.limits.memory_bytes or MAX_MEMORY, MAX_MEMORY)
+        memory_cap = min(limits.memory_bytes or MAX_MEMORY, MAX_MEMORY)
         store.set_limits(memory_size=memory_cap)
         store.set_wasi(wasi)
         instance = None

@@ -1,0 +1,69 @@
+"""The CLI as a user runs it: exit codes, readable errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from rmstudio.cli import main
+from rmstudio.cli.nodes_cmd import markdown
+from tests.conftest import EXAMPLES, FIXTURES, REPO
+
+
+def rmstudio(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rmstudio", *args], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+
+
+def test_native_run_prints_the_calculator_result():
+    proc = rmstudio("run", str(EXAMPLES / "calculator.json"), "--input", "[5, 7, 3]", "--engine", "native")
+    assert proc.returncode == 0, proc.stderr
+    assert "outputs: [20, 24, 16]" in proc.stdout
+
+
+def test_run_request_file_with_its_own_input(capsys):
+    code = main(["run", str(FIXTURES / "manifests" / "calc_with_input.json"), "--engine", "native", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["outputs"] == [20, 24, 16]
+
+
+def test_validate_exit_status_and_messages(tmp_path):
+    good = rmstudio("validate", str(EXAMPLES / "calculator.json"))
+    assert good.returncode == 0 and "valid" in good.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"version": "v1", "nodes": [{"id": "a", "node_type": "Nope"}], "connections": []})
+    )
+    proc = rmstudio("validate", str(bad))
+    assert proc.returncode == 1
+    assert "unknown node type 'Nope'" in proc.stderr and f"{bad}:1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_inputs_never_show_a_traceback(tmp_path):
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    for args in (
+        ("run", str(tmp_path / "missing.json")),
+        ("run", str(garbage)),
+        ("run", str(EXAMPLES / "calculator.json"), "--input", "[1, 2"),
+        ("run", str(EXAMPLES / "calculator.json"), "--input", '["a"]', "--engine", "native"),
+        ("validate", str(tmp_path)),
+    ):
+        proc = rmstudio(*args)
+        assert proc.returncode == 1, args
+        assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_nodes_json_lists_the_catalog():
+    proc = rmstudio("nodes", "--json")
+    data = json.loads(proc.stdout)
+    names = {n["node_type"] for n in data["nodes"]}
+    assert {"MultiplyNode", "AddNode", "PassThroughNode"} <= names
+
+
+def test_node_reference_page_is_generated_from_the_catalog():
+    page = (REPO / "docs" / "NODES.md").read_text()
+    assert page == markdown(), "docs/NODES.md is stale: run `rmstudio nodes --markdown > docs/NODES.md`"
