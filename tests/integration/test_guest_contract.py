@@ -195,3 +195,15 @@ def test_runs_under_another_wasi_runtime(sandbox):
         timeout=120,
     )
     assert bad.returncode == 1 and json.loads(bad.stdout)["error"]["code"] == "invalid_json"
+
+
+def test_process_exit_after_a_run_is_clean():
+    """wasmtime releases WASI output streams on its own threads; a run must wait for that, or a
+    release during interpreter shutdown panics a Rust thread (seen about every other exit)."""
+    for _ in range(8):
+        proc = subprocess.run(
+            [sys.executable, "-m", "rmstudio", "run", str(EXAMPLES / "calculator.json"), "--input", "[1]"],
+            capture_output=True, text=True, cwd=REPO, timeout=120,
+        )
+        assert proc.returncode == 0
+        assert proc.stderr == "", proc.stderr

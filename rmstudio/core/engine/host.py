@@ -163,8 +163,12 @@ class WasmEngine:
         wasi = wasmtime.WasiConfig()
         wasi.argv = ["rm_executor"]
         wasmtime_ext.set_stdin_bytes(wasi, body)
-        wasi.stdout_custom = lambda data: stdout.extend(data)
-        wasi.stderr_custom = state.on_stderr
+        def on_stdout(data: bytes) -> None:
+            stdout.extend(data)
+
+        on_stderr = state.on_stderr  # keep one bound method: identity matters below
+        wasi.stdout_custom = on_stdout
+        wasi.stderr_custom = on_stderr
         for pre in preopens or []:
             if not pre.host_path.is_dir():
                 return RunResult(
@@ -202,12 +206,15 @@ class WasmEngine:
             finally:
                 final_memory = state.sample_memory()
                 state.memory = None
-                state.flush()
-                # Drop every per-run object here, on this thread (see module docstring).
-                watch = None  # noqa: F841
+                # Drop every per-run object here, on this thread (see module docstring); the
+                # store goes before the epoch callback it may still reference.
                 instance = None
                 store.close()
-                del store, wasi
+                del store, wasi, watch
+                # Every byte the guest wrote is delivered only once wasmtime releases the
+                # output callbacks (see wasmtime_ext).
+                wasmtime_ext.wait_streams_released([on_stdout, on_stderr])
+                state.flush()
         host["wall_ms"] = round((time.perf_counter() - t_start) * 1000, 3)
         host["exit_code"] = exit_code
         host["peak_memory_bytes"] = state.peak_memory

@@ -6,6 +6,12 @@
 * ``wasi_config_set_stdin_bytes``: hands the request to the guest from memory instead of a
   temporary file.
 
+And one behaviour to wait for: wasmtime delivers WASI output to ``stdout_custom`` /
+``stderr_custom`` callbacks from its own (tokio) worker threads and releases them there, after
+the Store is gone. :func:`wait_streams_released` blocks until that happened, so every byte
+the guest wrote has been delivered when a run returns, and no release is left to run while
+the interpreter shuts down (which panics a wasmtime thread and prints a Rust backtrace).
+
 Both come from ``wasmtime._bindings`` of the pinned wasmtime-py (see pyproject.toml); the
 engine tests exercise them, so a wasmtime upgrade that changes them fails loudly.
 """
@@ -13,10 +19,12 @@ engine tests exercise them, so a wasmtime upgrade that changes them fails loudly
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Callable
 
 import wasmtime
 from wasmtime import _ffi as ffi
+from wasmtime import _wasi
 
 # What the callback returns: None to keep running, or a message to stop the guest with.
 DeadlineDecision = Callable[[], str | None]
@@ -62,3 +70,14 @@ def set_stdin_bytes(wasi: wasmtime.WasiConfig, data: bytes) -> None:
     buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
     ffi.wasm_byte_vec_new(ctypes.byref(vec), len(data), buf)
     ffi.wasi_config_set_stdin_bytes(wasi.ptr(), ctypes.byref(vec))
+
+
+def wait_streams_released(callbacks: list[object], timeout_s: float = 5.0) -> bool:
+    """Wait until wasmtime has released the given output callbacks; False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    handles = _wasi.CUSTOM_OUTPUTS.handles
+    while any(v is cb for v in list(handles.values()) for cb in callbacks):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
