@@ -163,6 +163,15 @@ def test_complete_partial_is_finished_without_refetching(
     assert state.requests == [("/m.bin", f"bytes={len(PAYLOAD)}-")]
 
 
+def test_oversized_partial_is_discarded(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    state.files["/m.bin"] = PAYLOAD
+    dest = tmp_path / "m.bin"
+    partial_path(dest).write_bytes(PAYLOAD + b"extra")
+    assert download_file(f"{base}/m.bin", dest).read_bytes() == PAYLOAD  # no checksum needed to notice
+    assert [r for _, r in state.requests] == [f"bytes={len(PAYLOAD) + 5}-", None]
+
+
 def test_checksum_mismatch_removes_the_partial(server: tuple[str, ServerState], tmp_path: Path) -> None:
     base, state = server
     state.files["/m.bin"] = PAYLOAD

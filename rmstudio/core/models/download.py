@@ -77,8 +77,12 @@ def _transfer(
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
+            match = re.fullmatch(r"bytes \*/(\d+)", exc.headers.get("Content-Range", "").strip())
             exc.close()
-            return  # nothing left to fetch: the partial is complete (the checksum decides)
+            if match and int(match.group(1)) == offset:
+                return  # nothing left to fetch: the partial is already the whole file
+            part.unlink(missing_ok=True)  # a partial that does not fit this file: start over
+            raise _Interrupted("the partial download does not match the remote file") from None
         exc.close()
         raise _fail(url, f"the server answered HTTP {exc.code} {exc.reason}", "Check the URL") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
