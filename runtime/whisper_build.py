@@ -1,0 +1,272 @@
+"""Build recipe for ggml + whisper.cpp on wasm32-wasi with Zig from PyPI, without CMake.
+
+    units = whisper_units(whisper_dir, gen_dir)      # -> list[build.Unit], compile like any other
+    incs  = whisper_include_dirs(whisper_dir)        # -> [-I dirs] for code that calls whisper.h
+
+``whisper_dir`` is the pinned tree from ``sources.whisper_source_dir()`` (whisper.cpp 1.8.5,
+ggml 0.13.1, from the pywhispercpp 1.5.1 sdist). It is only read, never modified.
+
+What this reproduces of upstream's CMake (``ggml/src/CMakeLists.txt``,
+``ggml/src/ggml-cpu/CMakeLists.txt``, ``src/CMakeLists.txt``) for
+``GGML_NATIVE=OFF GGML_OPENMP=OFF BUILD_SHARED_LIBS=OFF GGML_BACKEND_DL=OFF GGML_CPU=ON``
+on a ``wasm`` processor, Release:
+
+* ggml-base: ggml.c ggml.cpp ggml-alloc.c ggml-backend.cpp ggml-backend-meta.cpp ggml-opt.cpp
+  ggml-threading.cpp ggml-quants.c gguf.cpp, with ``GGML_VERSION`` / ``GGML_COMMIT``.
+* ggml: ggml-backend-reg.cpp ggml-backend-dl.cpp (the registry; ``GGML_USE_CPU`` registers the
+  CPU backend statically).
+* ggml-cpu: ggml-cpu.c ggml-cpu.cpp quants.c traits.cpp binary-ops.cpp unary-ops.cpp vec.cpp
+  ops.cpp, plus ``arch/wasm/quants.c`` (the wasm SIMD128 dot products for quantized types,
+  which CMake adds only when the processor name matches ``wasm``). Left out on purpose:
+  ``amx/*`` (x86 AMX only), ``hbm.cpp`` (empty without ``GGML_USE_CPU_HBM``), ``repack.cpp``
+  (upstream's default ``GGML_CPU_REPACK=ON`` only has repacked kernels for AVX2 / NEON / SVE /
+  RVV; on wasm it can never be chosen, so it is off and not compiled), llamafile's sgemm
+  (off by default upstream).
+* whisper: src/whisper.cpp with ``WHISPER_VERSION``.
+
+Defines set here that CMake would set: ``GGML_USE_CPU`` (everywhere, as CMake's PUBLIC define
+does), ``GGML_SCHED_MAX_COPIES=4`` and ``_XOPEN_SOURCE=600`` (ggml directory),
+``NDEBUG`` (Release). Not set: ``GGML_USE_OPENMP`` (no OpenMP on WASI), ``GGML_BACKEND_DL``
+(no dlopen in the sandbox), ``GGML_USE_CPU_REPACK``, ``GGML_USE_LLAMAFILE``.
+``-msimd128`` (in ``build.ARCH_FLAGS``) makes clang define ``__wasm_simd128__``, which is what
+selects ggml's wasm SIMD paths and makes ``ggml_cpu_has_wasm_simd()`` return 1
+(``WASM_SIMD = 1`` in ``whisper_print_system_info``); a unit test of the guest should assert it.
+
+Zig's libc++ for wasm32-wasi is configured single-threaded and without a filesystem
+(``_LIBCPP_HAS_THREADS=0``, ``_LIBCPP_HAS_FILESYSTEM=0``), which removes ``std::mutex``,
+``std::thread``, ``std::ifstream`` and ``std::filesystem``'s operations. Instead of patching the
+third-party sources, ``runtime/shims/include`` is put on the include path before libc++: each
+header there includes the real one (``#include_next``) and adds only what is missing:
+
+* ``<mutex>``: ``std::mutex``/``recursive_mutex``/``scoped_lock`` (ggml-threading.cpp's critical
+  section). A second lock of a held ``std::mutex`` aborts with a message instead of hanging.
+* ``<thread>``: ``std::thread`` that runs its function inside the constructor, ``join()`` a
+  no-op, ``hardware_concurrency() == 1``. whisper.cpp's own worker threads (log-mel, decoder
+  sampling, whisper_full_parallel) are fork/join and give the same results run one after the
+  other. ggml's thread pool is different: it uses pthreads, which fail on single-threaded WASI,
+  so the caller must pass ``n_threads = 1`` (see below).
+* ``<condition_variable>``: for completeness; a wait that nobody could ever satisfy aborts.
+* ``<fstream>``: ``basic_filebuf``/``ifstream``/``ofstream``/``fstream`` over ``FILE*``, so
+  ``whisper_init_from_file_with_params`` and the VAD model loader work on preopened files.
+* ``<filesystem>``: ``current_path``/``exists``/``is_regular_file``/``is_directory``/
+  ``directory_iterator`` over WASI libc, for ggml-backend-reg.cpp's dynamic-backend search
+  (compiled although dynamic backends are off; whisper.cpp never calls it).
+
+C++ exceptions: whisper.cpp, gguf.cpp and ggml-backend-reg.cpp contain ``try``/``catch``, so the
+third-party C++ units are compiled with ``-fexceptions`` (upstream's default) but without
+``-fwasm-exceptions``. With the wasm ``exception-handling`` feature off, LLVM lowers every
+invoke to a plain call and deletes the now unreachable ``catch`` blocks, and a ``throw``
+becomes a call to ``__cxa_allocate_exception`` + ``__cxa_throw`` (nothing else: no
+personality routine, no ``__cxa_begin_catch``). The final link stays ``-fno-exceptions`` (so
+Zig's libc++/libc++abi are built without exception support and do not define those two
+symbols); the executor defines both as ``extern "C"`` functions that report a fatal error and
+abort. Every exception is therefore fatal, which is also what happens natively for these throw
+sites (whisper.cpp throws only when the CPU backend or a ggml context cannot be created,
+i.e. out of memory, and nothing up the stack catches). The ``catch (std::bad_alloc &)`` sites
+(VAD segment vectors) never run: libc++ is built without exceptions, so a failed ``new``
+aborts instead of throwing. The executor's own units keep ``-fno-exceptions``.
+
+Using the result (executor side):
+
+* Load models with a custom ``whisper_model_loader`` over ``FILE*`` (or
+  ``whisper_init_from_file_with_params``, which works through the ``<fstream>`` shim). The
+  loader streams tensors with ``fread``; it never maps the file.
+* ``whisper_context_params``: ``use_gpu = false``, ``flash_attn = true`` (upstream default;
+  without it the encoder is several times slower in wasm).
+* ``whisper_full_params``: ``n_threads = 1`` always (clamp whatever a manifest asks for: ggml's
+  thread pool would call ``pthread_create``, which fails in single-threaded WASI and ends in a
+  ``GGML_ASSERT`` abort). Greedy sampling. ``no_context``/``single_segment`` as needed.
+* Define ``__cxa_allocate_exception`` and ``__cxa_throw`` (see above).
+* No extra link flags beyond ``build.LINK_FLAGS`` (the WASI emulation libraries are there).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHIM_INCLUDE = HERE / "shims" / "include"
+
+# ggml's CMake default, kept explicit: the scheduler's copies for pipeline parallelism.
+GGML_SCHED_MAX_COPIES = 4
+# Not a CMake option but an #ifndef knob in ggml-backend.cpp (default 30): how many tensors one
+# graph split may take from *other* backends. Every ggml_backend_sched preallocates
+# graph_size * 2 * this many tensor headers, and whisper.cpp creates four schedulers with
+# graph_size 4096, so the default costs ~250 MiB of linear memory in wasm32 (natively that
+# malloc stays untouched virtual memory). With the CPU backend as the only backend there are
+# never cross-backend inputs (n_inputs stays 0); should a second backend ever appear, ggml's
+# GGML_ASSERT(n_inputs < GGML_SCHED_MAX_SPLIT_INPUTS) fails loudly rather than misbehaving.
+GGML_SCHED_MAX_SPLIT_INPUTS = 4
+
+GGML_BASE_SOURCES = [
+    "ggml/src/ggml.c",
+    "ggml/src/ggml.cpp",
+    "ggml/src/ggml-alloc.c",
+    "ggml/src/ggml-backend.cpp",
+    "ggml/src/ggml-backend-meta.cpp",
+    "ggml/src/ggml-opt.cpp",
+    "ggml/src/ggml-threading.cpp",
+    "ggml/src/ggml-quants.c",
+    "ggml/src/gguf.cpp",
+]
+GGML_REG_SOURCES = [
+    "ggml/src/ggml-backend-reg.cpp",
+    "ggml/src/ggml-backend-dl.cpp",
+]
+GGML_CPU_SOURCES = [
+    "ggml/src/ggml-cpu/ggml-cpu.c",
+    "ggml/src/ggml-cpu/ggml-cpu.cpp",
+    "ggml/src/ggml-cpu/quants.c",
+    "ggml/src/ggml-cpu/traits.cpp",
+    "ggml/src/ggml-cpu/binary-ops.cpp",
+    "ggml/src/ggml-cpu/unary-ops.cpp",
+    "ggml/src/ggml-cpu/vec.cpp",
+    "ggml/src/ggml-cpu/ops.cpp",
+    "ggml/src/ggml-cpu/arch/wasm/quants.c",
+]
+WHISPER_SOURCES = ["src/whisper.cpp"]
+
+C_STD = ["-std=c11"]
+
+# Zig builds libc++ for wasm32-wasi without its filesystem/*.cpp sources. std::filesystem::path
+# is still declared by the headers, but its out-of-line parsing members (filename(),
+# operator/=, ...) live in filesystem/path.cpp, which ggml-backend-reg.cpp needs at link time.
+# It is pure string handling (no system calls), so we compile the toolchain's own copy, with
+# the flags Zig uses for its libc++ sources (see `ZIG_VERBOSE_CC=1` on a cold libc++ build).
+LIBCXX_PATH_SOURCE = "libcxx/src/filesystem/path.cpp"
+LIBCXX_SOURCE_FLAGS = ["-std=c++23", "-fno-exceptions", "-D_LIBCPP_BUILDING_LIBRARY"]
+
+
+class RecipeError(RuntimeError):
+    """The whisper.cpp tree does not look like the one this recipe was written for."""
+
+
+def _build_module():
+    # Imported lazily: build.py will import this module, and it may be running as __main__.
+    import build
+
+    return build
+
+
+def zig_lib_dir() -> Path:
+    """The lib directory of the pinned Zig (libc++ headers and sources live there)."""
+    b = _build_module()
+    proc = subprocess.run([*b._zig(), "env"], capture_output=True, text=True)
+    m = re.search(r'\.?"?lib_dir"?\s*[=:]\s*"([^"]+)"', proc.stdout)
+    if proc.returncode != 0 or not m:
+        raise RecipeError(f"`zig env` did not report lib_dir: {(proc.stderr or proc.stdout).strip()[:500]}")
+    return Path(m.group(1))
+
+
+def source_versions(whisper_dir: Path) -> dict[str, str]:
+    """The ggml and whisper.cpp versions declared by the tree's own CMake files."""
+    ggml_cmake = (whisper_dir / "ggml" / "CMakeLists.txt").read_text()
+    parts = []
+    for part in ("MAJOR", "MINOR", "PATCH"):
+        m = re.search(rf"set\(GGML_VERSION_{part}\s+(\d+)\)", ggml_cmake)
+        if not m:
+            raise RecipeError(f"GGML_VERSION_{part} not found in {whisper_dir / 'ggml' / 'CMakeLists.txt'}")
+        parts.append(m.group(1))
+    m = re.search(r'project\("whisper\.cpp"\s+VERSION\s+([0-9.]+)\)', (whisper_dir / "CMakeLists.txt").read_text())
+    if not m:
+        raise RecipeError(f"whisper.cpp version not found in {whisper_dir / 'CMakeLists.txt'}")
+    return {"ggml": ".".join(parts), "whisper": m.group(1)}
+
+
+def whisper_include_dirs(whisper_dir: Path) -> list[Path]:
+    """Include dirs for code that uses the whisper.cpp / ggml public API (whisper.h, ggml*.h)."""
+    return [whisper_dir / "include", whisper_dir / "ggml" / "include"]
+
+
+def _headers(whisper_dir: Path) -> list[Path]:
+    """Every header the units can include: changing any of them rebuilds every unit."""
+    ggml_src = whisper_dir / "ggml" / "src"
+    found = [
+        *(whisper_dir / "ggml" / "include").glob("*.h"),
+        *ggml_src.glob("*.h"),
+        *(ggml_src / "ggml-cpu").rglob("*.h"),
+        *(whisper_dir / "include").glob("*.h"),
+        *(whisper_dir / "src").glob("*.h"),
+        *(p for p in SHIM_INCLUDE.iterdir() if p.is_file()),
+    ]
+    return sorted(set(found))
+
+
+def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
+    """The translation units of ggml (CPU backend) and whisper.cpp, as ``build.Unit`` objects.
+
+    ``gen_dir`` is the build's directory for generated files. This recipe needs no generated or
+    patched sources (everything is done with defines and the shim include dir), so it is not
+    written to; it is part of the signature so that a future source patch has its place.
+    """
+    b = _build_module()
+    whisper_dir = Path(whisper_dir)
+    missing = [s for s in (*GGML_BASE_SOURCES, *GGML_REG_SOURCES, *GGML_CPU_SOURCES, *WHISPER_SOURCES)
+               if not (whisper_dir / s).is_file()]
+    if missing:
+        raise RecipeError(f"{whisper_dir} lacks {', '.join(missing)}: not the whisper.cpp tree this recipe expects")
+    versions = source_versions(whisper_dir)
+    expected = getattr(b.sources, "WHISPER_CPP_VERSION", versions["whisper"])
+    if versions["whisper"] != expected:
+        raise RecipeError(
+            f"{whisper_dir} is whisper.cpp {versions['whisper']} but sources.py pins {expected}; "
+            "re-check runtime/whisper_build.py (source list, shims) before changing the pin"
+        )
+
+    common = [
+        *b.OPT_FLAGS,
+        *b.ARCH_FLAGS,
+        *b.WASI_EMULATION,
+        "-DNDEBUG",
+        "-DGGML_USE_CPU",
+        # Our single-threaded / stdio stand-ins must be found before libc++'s own headers.
+        f"-I{SHIM_INCLUDE}",
+    ]
+    ggml_common = [
+        *common,
+        "-D_XOPEN_SOURCE=600",
+        f"-DGGML_SCHED_MAX_COPIES={GGML_SCHED_MAX_COPIES}",
+        f"-DGGML_SCHED_MAX_SPLIT_INPUTS={GGML_SCHED_MAX_SPLIT_INPUTS}",
+        f"-I{whisper_dir / 'ggml' / 'include'}",
+        f"-I{whisper_dir / 'ggml' / 'src'}",
+    ]
+    groups = [
+        (GGML_BASE_SOURCES, [
+            *ggml_common,
+            f'-DGGML_VERSION="{versions["ggml"]}"',
+            f'-DGGML_COMMIT="pywhispercpp-sdist"',
+        ]),
+        (GGML_REG_SOURCES, ggml_common),
+        (GGML_CPU_SOURCES, [
+            *ggml_common,
+            f"-I{whisper_dir / 'ggml' / 'src' / 'ggml-cpu'}",
+        ]),
+        (WHISPER_SOURCES, [
+            *common,
+            f'-DWHISPER_VERSION="{versions["whisper"]}"',
+            f"-I{whisper_dir / 'include'}",
+            f"-I{whisper_dir / 'src'}",
+            f"-I{whisper_dir / 'ggml' / 'include'}",
+        ]),
+    ]
+    deps = _headers(whisper_dir)
+    units = []
+    for sources, flags in groups:
+        for rel in sources:
+            src = whisper_dir / rel
+            if src.suffix == ".c":
+                lang = [*C_STD]
+            else:
+                lang = [*b.CXX_STD, "-fexceptions"]  # try/catch must compile; see module docstring
+            units.append(b.Unit(src, [*lang, *flags], deps))
+
+    zig_lib = zig_lib_dir()
+    libcxx_src = zig_lib / "libcxx" / "src"
+    units.append(b.Unit(
+        zig_lib / LIBCXX_PATH_SOURCE,
+        [*LIBCXX_SOURCE_FLAGS, *b.OPT_FLAGS, *b.ARCH_FLAGS, f"-I{libcxx_src}"],
+        sorted((libcxx_src / "filesystem").glob("*.h")),
+    ))
+    return units
