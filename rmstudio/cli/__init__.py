@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "rmstudio.cli.run_cmd",
     "rmstudio.cli.validate_cmd",
     "rmstudio.cli.nodes_cmd",
+    "rmstudio.cli.models_cmd",
+    "rmstudio.cli.package_cmd",
 )
 
 EXIT_OK = 0
