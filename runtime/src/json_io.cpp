@@ -22,20 +22,87 @@ namespace {
 using njson = nlohmann::json;
 
 // ---- stdin as a character stream ------------------------------------------------------------
+//
+// nlohmann's lexer copies every string twice while reading it (the token, plus the raw text
+// it keeps for error messages), both growing by doubling: a 128 MiB base64 array would cost
+// over a GiB of linear memory. So the reader diverts long strings of plain ASCII (no escapes,
+// no control or non-ASCII bytes: all base64 is like this) into its own buffer and hands the
+// lexer an empty string in their place; the SAX handler then takes the diverted text. Strings
+// that turn out to be short or to need unescaping are replayed to the lexer unchanged, so
+// its validation still applies to them.
+
+constexpr std::size_t kDivertMin = 512;  // shorter strings go through the lexer
+
+inline bool plain_char(char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+}
 
 class StdinReader {
   public:
     explicit StdinReader(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
-    bool at_end() { return pos_ == len_ && !refill(); }
-    char current() const { return buf_[pos_]; }
+    bool at_end() {
+        if (mode_ != Mode::Stream) return false;
+        return pos_ == len_ && !refill();
+    }
+
+    char current() const {
+        if (mode_ == Mode::Stream) return buf_[pos_];
+        return mode_ == Mode::Replay ? stash_[replay_chunk_][replay_pos_] : '"';
+    }
+
     void advance() {
-        if (buf_[pos_] == '\n') {
-            ++line_;
-            line_start_ = consumed_ + 1;
+        char c;
+        if (mode_ == Mode::Stream) {
+            c = buf_[pos_++];
+        } else {
+            c = current();
+            if (mode_ == Mode::Inject) {
+                mode_ = Mode::Stream;
+            } else if (++replay_pos_ == stash_[replay_chunk_].size()) {
+                replay_pos_ = 0;
+                if (++replay_chunk_ == stash_.size()) {
+                    stash_.clear();
+                    mode_ = Mode::Stream;
+                }
+            }
         }
-        ++pos_;
         ++consumed_;
+        if (c == '\n') {
+            ++line_;
+            line_start_ = consumed_;
+        }
+        // Follow the JSON string syntax to spot where strings start.
+        if (in_string_) {
+            if (escaped_)
+                escaped_ = false;
+            else if (c == '\\')
+                escaped_ = true;
+            else if (c == '"')
+                in_string_ = false;
+        } else if (c == '"') {
+            in_string_ = true;
+            escaped_ = false;
+            if (mode_ == Mode::Stream) maybe_divert();
+        }
+    }
+
+    // A diverted string is waiting for the SAX handler (the lexer saw "" in its place).
+    bool has_diverted() const { return diverted_; }
+    // Joins the chunks into one exactly sized string, freeing each chunk once copied.
+    std::string take_diverted() {
+        diverted_ = false;
+        std::string out;
+        out.resize(stash_size());
+        std::size_t at = 0;
+        for (std::string& chunk : stash_) {
+            std::memcpy(&out[at], chunk.data(), chunk.size());
+            at += chunk.size();
+            std::string().swap(chunk);
+        }
+        stash_.clear();
+        return out;
     }
 
     bool too_large() const { return too_large_; }
@@ -44,6 +111,70 @@ class StdinReader {
     long column() const { return static_cast<long>(consumed_ - line_start_); }
 
   private:
+    enum class Mode { Stream, Replay, Inject };
+
+    // Diverted text is kept in fixed-size chunks: growing one buffer by doubling would leave
+    // holes adding up to twice its size in a heap that never shrinks.
+    static constexpr std::size_t kChunk = 1 << 20;
+
+    std::size_t stash_size() const {
+        std::size_t n = 0;
+        for (const std::string& c : stash_) n += c.size();
+        return n;
+    }
+
+    void stash_append(const char* p, std::size_t n) {
+        while (n > 0) {
+            if (stash_.empty() || stash_.back().size() == kChunk) {
+                stash_.emplace_back();
+                stash_.back().reserve(kChunk);
+            }
+            std::string& last = stash_.back();
+            std::size_t take = std::min(n, kChunk - last.size());
+            last.append(p, take);
+            p += take;
+            n -= take;
+        }
+    }
+
+    // Called right after an opening quote was read from the stream.
+    void maybe_divert() {
+        std::size_t i = pos_;
+        while (i < len_ && plain_char(buf_[i])) ++i;
+        if (i < len_ && (buf_[i] != '"' || i - pos_ < kDivertMin)) return;  // the lexer reads it
+        stash_.clear();
+        stash_.reserve(1024);
+        for (;;) {
+            if (i < len_) {  // the run ends inside the buffer
+                if (buf_[i] == '"' && stash_size() + (i - pos_) >= kDivertMin) {
+                    stash_append(buf_ + pos_, i - pos_);
+                    consumed_ += stash_size();
+                    pos_ = i + 1;  // the closing quote is handed over as the injected one
+                    mode_ = Mode::Inject;
+                    diverted_ = true;
+                } else {
+                    start_replay();
+                }
+                return;
+            }
+            stash_append(buf_ + pos_, len_ - pos_);
+            pos_ = len_;
+            if (!refill()) {  // end of input inside the string: let the lexer report it
+                start_replay();
+                return;
+            }
+            i = pos_;
+            while (i < len_ && plain_char(buf_[i])) ++i;
+        }
+    }
+
+    void start_replay() {
+        if (stash_.empty()) return;
+        replay_chunk_ = 0;
+        replay_pos_ = 0;
+        mode_ = Mode::Replay;
+    }
+
     bool refill() {
         if (eof_) return false;
         for (;;) {
@@ -72,6 +203,13 @@ class StdinReader {
     long line_ = 1;
     bool eof_ = false;
     bool too_large_ = false;
+    bool in_string_ = false;
+    bool escaped_ = false;
+    bool diverted_ = false;
+    Mode mode_ = Mode::Stream;
+    std::vector<std::string> stash_;
+    std::size_t replay_chunk_ = 0;
+    std::size_t replay_pos_ = 0;
     std::size_t pos_ = 0;
     std::size_t len_ = 0;
     char buf_[1 << 16];
@@ -157,18 +295,22 @@ void dedupe_keys(Value::Object& members) {
 
 class Builder {
   public:
-    explicit Builder(bool decode_input_arrays) : decode_input_arrays_(decode_input_arrays) {}
+    Builder(bool decode_input_arrays, StdinReader* reader)
+        : decode_input_arrays_(decode_input_arrays), reader_(reader) {}
 
     bool null() { return add(Value()); }
     bool boolean(bool b) { return add(Value::boolean(b)); }
     bool number_integer(njson::number_integer_t v) { return add(Value::number(static_cast<double>(v))); }
     bool number_unsigned(njson::number_unsigned_t v) { return add(Value::number(static_cast<double>(v))); }
     bool number_float(njson::number_float_t v, const njson::string_t&) { return add(Value::number(v)); }
-    bool string(njson::string_t& s) { return add(Value::string(std::move(s))); }
+    bool string(njson::string_t& s) {
+        if (reader_ && reader_->has_diverted()) return add(Value::string(reader_->take_diverted()));
+        return add(Value::string(std::move(s)));
+    }
     bool binary(njson::binary_t&) { return false; }  // not produced by JSON text
     bool start_object(std::size_t) { return push(true); }
     bool key(njson::string_t& k) {
-        frames_.back().key = std::move(k);
+        frames_.back().key = reader_ && reader_->has_diverted() ? reader_->take_diverted() : std::move(k);
         return true;
     }
     bool end_object() {
@@ -237,6 +379,7 @@ class Builder {
     }
 
     bool decode_input_arrays_;
+    StdinReader* reader_;
     bool too_deep_ = false;
     std::vector<Frame> frames_;
     Value root_;
@@ -270,7 +413,7 @@ Error json_error(const std::string& what, long line, long column) {
 Error parse_request_stdin(std::size_t max_bytes, Value& out, std::uint64_t& bytes_read) {
     // The reader holds a 64 KiB buffer: keep it on the heap.
     std::unique_ptr<StdinReader> reader(new StdinReader(max_bytes));
-    Builder builder(true);
+    Builder builder(true, reader.get());
     bool parsed = njson::sax_parse(ReaderIterator(reader.get()), ReaderIterator(), &builder);
     bytes_read = reader->bytes_read();
     Error err;
@@ -291,7 +434,7 @@ Error parse_request_stdin(std::size_t max_bytes, Value& out, std::uint64_t& byte
 }
 
 Error parse_json_text(std::string_view text, Value& out) {
-    Builder builder(false);
+    Builder builder(false, nullptr);
     bool parsed = njson::sax_parse(text.data(), text.data() + text.size(), &builder);
     if (!parsed) return json_error(builder.too_deep() ? "nested too deeply" : builder.message(), 0, 0);
     out = builder.take_root();

@@ -568,10 +568,11 @@ Error plan_request(Value request, Plan& plan) {
 
     if (input && !input->is_null()) {
         plan.input_is_list = input->is_list();
+        Value* owned = request.find_owned("input_data");
         if (plan.input_is_list)
-            plan.items = input->as_list();
+            plan.items = owned ? owned->take_list() : input->as_list();
         else
-            plan.items.push_back(*input);
+            plan.items.push_back(owned ? std::move(*owned) : *input);
         for (std::size_t i = 0; i < plan.items.size(); ++i) {
             std::string path = plan.input_is_list ? "/input_data/" + std::to_string(i) : std::string("/input_data");
             err = check_input(plan.items[i], path);

@@ -198,6 +198,25 @@ const Value* Value::find(std::string_view key) const {
     return nullptr;
 }
 
+Value::List Value::take_list() {
+    List out;
+    if (type_ != Type::List) wrong_type("list");
+    if (ptr_.use_count() == 1)
+        out = std::move(*static_cast<List*>(ptr_.get()));
+    else
+        out = as_list();
+    destroy();
+    return out;
+}
+
+Value* Value::find_owned(std::string_view key) {
+    if (type_ != Type::Object || ptr_.use_count() != 1) return nullptr;
+    for (Member& m : *static_cast<Object*>(ptr_.get())) {
+        if (m.first == key) return &m.second;
+    }
+    return nullptr;
+}
+
 const char* Value::json_type() const {
     switch (type_) {
         case Type::Null: return "null";

@@ -126,6 +126,12 @@ class Value {
     // Object member lookup; null when this is not an object or the key is absent.
     const Value* find(std::string_view key) const;
 
+    // Moves the items out of a list this Value alone owns (copies them otherwise) and leaves
+    // this Value null. Lets the executor take input items without duplicating big lists.
+    List take_list();
+    // Like find(), but only on an object this Value alone owns (else null): for taking parts.
+    Value* find_owned(std::string_view key);
+
     // The JSON type name used in messages: null, boolean, number, string, array, object.
     // Typed arrays and audio report "object" (that is what they are on the wire).
     const char* json_type() const;
