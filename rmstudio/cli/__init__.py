@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "rmstudio.cli.nodes_cmd",
     "rmstudio.cli.models_cmd",
     "rmstudio.cli.package_cmd",
+    "rmstudio.cli.gui_cmd",
 )
 
 EXIT_OK = 0

@@ -12,12 +12,15 @@ from rmstudio.core.errors import RMError
 from rmstudio.core.execute import ENGINES, execute
 from rmstudio.core.inputs import parse_input
 from rmstudio.core.manifest import load, validate
+from rmstudio.core.package.format import is_package_file
 from rmstudio.core.runs import Limits, RunRequest, RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a pipeline manifest (or run-request file)")
-    p.add_argument("file", metavar="MANIFEST", help="manifest JSON, or a run request with input_data")
+    p.add_argument(
+        "file", metavar="MANIFEST", help="manifest JSON, a run request with input_data, or an .rmpkg package"
+    )
     p.add_argument(
         "--input", "-i", metavar="DATA", help="input items: JSON ('[5, 7, 3]'), @file.json, or a .json path"
     )
@@ -84,7 +87,14 @@ def _print_summary(result: RunResult, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    doc = load(args.file)
+    pkg = None
+    if is_package_file(args.file):  # by magic bytes: verified, extracted, its own runtime and dirs
+        from rmstudio.core.package.run import prepare_run
+
+        pkg = prepare_run(args.file)
+        for w in pkg.warnings:
+            print_problem(w, "warning")
+    doc = pkg.document if pkg is not None else load(args.file)
     report = validate(doc)
     if report.errors:
         for e in report.errors:
@@ -111,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
     )
     request = RunRequest(doc.data, input_data, options, limits)
     on_event = _event_printer(args.json) if args.events else None
-    result = execute(request, args.engine, on_event)
+    if pkg is not None and args.engine == "wasm":
+        result = pkg.run(request, on_event)
+    else:
+        result = execute(request, args.engine, on_event)
     if args.json:
         print_json(result.to_json())
     elif result.ok:

@@ -11,30 +11,45 @@ Pure Python (zipfile for the central directory, zlib and hashlib), no Qt. What c
 * :func:`is_package_file` — recognise a package by its magic bytes (or its name).
 
 Every failure is an :class:`~rmstudio.core.errors.RMError` with a ``package_*`` code.
+Names are imported on first use, so ``rmstudio.core.package.format`` stays cheap to import
+(the CLI builds its parser without loading wasmtime or the manifest validator).
 """
 
-from rmstudio.core.package.build import BuildOptions, BuildResult, build_package
-from rmstudio.core.package.extract import extract_package
-from rmstudio.core.package.format import DEFAULT_LIMITS, FORMAT_VERSION_TEXT, PackageLimits, is_package_file
-from rmstudio.core.package.inspect import inspect_package, render, summarize
-from rmstudio.core.package.run import PreparedPackage, package_cache_dir, prepare_run
-from rmstudio.core.package.verify import PackageReport, verify_package
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_LIMITS",
-    "FORMAT_VERSION_TEXT",
-    "BuildOptions",
-    "BuildResult",
-    "PackageLimits",
-    "PackageReport",
-    "PreparedPackage",
-    "build_package",
-    "extract_package",
-    "inspect_package",
-    "is_package_file",
-    "package_cache_dir",
-    "prepare_run",
-    "render",
-    "summarize",
-    "verify_package",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BuildOptions": "build",
+    "BuildResult": "build",
+    "build_package": "build",
+    "extract_package": "extract",
+    "DEFAULT_LIMITS": "format",
+    "FORMAT_VERSION_TEXT": "format",
+    "PackageLimits": "format",
+    "is_package_file": "format",
+    "inspect_package": "inspect",
+    "render": "inspect",
+    "summarize": "inspect",
+    "PreparedPackage": "run",
+    "package_cache_dir": "run",
+    "prepare_run": "run",
+    "PackageReport": "verify",
+    "verify_package": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -145,10 +145,10 @@ def _intact(root: Path, package_id: str) -> bool:
         return False
 
 
-def _file_id(path: Path, limits: PackageLimits) -> tuple[str, os.stat_result]:
+def _file_id(path: Path, limits: PackageLimits) -> tuple[str, os.stat_result, list[RMError]]:
     """Stage 1 and 2 checks (cheap: no member data is read) and the package id, through one handle."""
     with PackageReader(path, limits) as reader:
-        return reader.file_sha256(), os.fstat(reader.fileno())
+        return reader.file_sha256(), os.fstat(reader.fileno()), list(reader.warnings)
 
 
 def _extract_to_cache(
@@ -194,10 +194,9 @@ def _remove(root: Path) -> None:
 def prepare_run(path: str | os.PathLike[str], limits: PackageLimits = DEFAULT_LIMITS) -> PreparedPackage:
     """Verify and extract ``path`` (or reuse its intact cache entry) and describe the run."""
     path = Path(path)
-    package_id, before = _file_id(path, limits)
+    package_id, before, warnings = _file_id(path, limits)
     root, cache = _extract_to_cache(path, package_id, before, limits)
     source = str(path)
-    warnings: list[RMError] = []
     text = (root / MANIFEST).read_text(encoding="utf-8")
     document = from_text(text, f"{source}:{MANIFEST}")
     metadata = json.loads((root / METADATA).read_text(encoding="utf-8"))
