@@ -71,6 +71,7 @@ class NodeContext {
     bool input_is_list_;
     double last_progress_ms_ = -1.0;
     bool progress_sent_ = false;
+    unsigned progress_calls_ = 0;
 };
 
 class Node {
