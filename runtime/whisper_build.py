@@ -57,6 +57,12 @@ ggml's wasm ``__wasm_f16x4_load`` widens half floats through a lookup table one 
 time; the patch does it in SIMD registers, bit-identical (see ``GGML_CPU_PATCHES``). The f16
 model runs ~1.7x faster with it.
 
+Memory: ``whisper_units`` also returns ``shims/rm_malloc.c`` (``allocator=False`` leaves it
+out). Zig's libc malloc for wasm32 rounds every block, however large, up to a power of two and
+never splits or merges freed blocks: whisper.cpp's 43-95 MB buffers each took 64-128 MiB of
+linear memory. rm_malloc serves large blocks as page runs (best fit, coalescing, in-place
+realloc) and overrides Zig's weak malloc symbols for the whole module (executor included).
+
 C++ exceptions: whisper.cpp, gguf.cpp and ggml-backend-reg.cpp contain ``try``/``catch``, so the
 third-party C++ units are compiled with ``-fexceptions`` (upstream's default) but without
 ``-fwasm-exceptions``. With the wasm ``exception-handling`` feature off, LLVM lowers every
@@ -275,11 +281,21 @@ def patched_ggml_cpu(whisper_dir: Path, gen_dir: Path) -> Path:
     return dst
 
 
-def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
+def allocator_units() -> list:
+    """``runtime/shims/rm_malloc.c``: the guest's malloc family, replacing Zig's (see there)."""
+    b = _build_module()
+    src = HERE / "shims" / "rm_malloc.c"
+    return [b.Unit(src, [*C_STD, *b.OPT_FLAGS, *b.ARCH_FLAGS], [])]
+
+
+def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -> list:
     """The translation units of ggml (CPU backend) and whisper.cpp, as ``build.Unit`` objects.
 
     ``gen_dir`` is the build's directory for generated files: the patched copy of
     ggml/src/ggml-cpu goes to ``gen_dir/whisper-patched/ggml-cpu`` (see ``GGML_CPU_PATCHES``).
+
+    ``allocator`` adds ``allocator_units()``: a malloc that replaces Zig's power-of-two
+    allocator for the whole module (it roughly halves whisper.cpp's linear memory).
     """
     b = _build_module()
     whisper_dir = Path(whisper_dir)
@@ -351,4 +367,6 @@ def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
         [*LIBCXX_SOURCE_FLAGS, *b.OPT_FLAGS, *b.ARCH_FLAGS, f"-I{libcxx_src}"],
         sorted((libcxx_src / "filesystem").glob("*.h")),
     ))
+    if allocator:
+        units.extend(allocator_units())
     return units
