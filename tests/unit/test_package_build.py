@@ -208,12 +208,13 @@ def test_missing_target_is_written_and_other_targets_refused(tmp_path, inputs):
     assert "package_target_assumed" in [w.code for w in result.warnings]
     assert result.manifest["runtime"]["target"] == "wasm32-wasi"
     assert result.manifest["runtime"]["min_version"] == "0.1.0"  # the building RM Studio's version
-    doc["runtime"] = {"target": "native"}
-    manifest.write_text(json.dumps(doc))
-    with pytest.raises(RMError) as exc:
-        build_package(manifest, tmp_path / "b.rmpkg", BuildOptions(runtime=runtime))
-    assert exc.value.code == "package_unknown_target"
-    assert not (tmp_path / "b.rmpkg").exists()
+    for target in ("native", ""):
+        doc["runtime"] = {"target": target}
+        manifest.write_text(json.dumps(doc))
+        with pytest.raises(RMError) as exc:
+            build_package(manifest, tmp_path / "b.rmpkg", BuildOptions(runtime=runtime))
+        assert exc.value.code == "package_unknown_target"
+        assert not (tmp_path / "b.rmpkg").exists()
 
 
 def test_invalid_manifest_is_refused_with_its_line(tmp_path, inputs):

@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 
 from rmstudio.core.errors import RMError
-from rmstudio.core.package import DEFAULT_LIMITS, PackageLimits, extract_package, verify_package
+from rmstudio.core.package import (
+    DEFAULT_LIMITS,
+    PackageLimits,
+    extract_package,
+    render,
+    summarize,
+    verify_package,
+)
 from rmstudio.core.package.format import CHUNK, ZSTD_MAGIC
 from rmstudio.core.package.read import PackageReader
 from tests.unit.test_package_zipcraft import (
@@ -200,6 +207,11 @@ CASES: dict[str, tuple[Builder, str]] = {
         "package_unsafe_path",
     ),
     "newline in a name": (crafted(add(Entry("deps/a\nb.txt", b"x"))), "package_unsafe_path"),
+    "right-to-left override disguising a name": (
+        crafted(add(Entry("deps/report\u202etxt.exe", b"x"))),
+        "package_unsafe_path",
+    ),
+    "zero-width space in a name": (crafted(add(Entry("deps/read\u200bme.txt", b"x"))), "package_unsafe_path"),
     "Windows device name": (crafted(add(Entry("deps/CON.txt", b"x"))), "package_unsafe_path"),
     "trailing dot": (crafted(add(Entry("deps/file.", b"x"))), "package_unsafe_path"),
     "overlong component": (crafted(add(Entry("deps/" + "a" * 300, b"x"))), "package_unsafe_path"),
@@ -337,6 +349,12 @@ CASES: dict[str, tuple[Builder, str]] = {
     "format major version 0": (crafted(format_version="0.9"), "package_version_unsupported"),
     # --- stage 3: the manifest
     "manifest not JSON": (crafted(replace_entry("manifest.json", data=b"{oops")), "package_invalid_manifest"),
+    "manifest with odd shapes": (
+        crafted(
+            replace_entry("manifest.json", data=as_bytes({"version": "v1", "metadata": [1], "nodes": "x"}))
+        ),
+        "package_invalid_manifest",
+    ),
     "manifest not an object": (
         crafted(replace_entry("manifest.json", data=b"[1, 2]")),
         "package_invalid_manifest",
@@ -414,6 +432,20 @@ def test_hostile_package_is_refused_and_leaves_nothing(tmp_path, case):
     pkg, limits = built if isinstance(built, tuple) else (built, DEFAULT_LIMITS)
     err = assert_refused(tmp_path, pkg, code, limits)
     assert err.source and str(pkg) in err.source
+    try:
+        report = verify_package(pkg, limits)
+    except RMError:
+        return
+    # inspect still shows what it could read, without tripping over the hostile parts
+    text = render(summarize(report))
+    assert "verification: FAILED" in text and code in text
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "pipe.rmpkg"
+    os.mkfifo(fifo)
+    err = refusal(fifo)
+    assert err.code == "package_not_found" and "not a regular file" in err.message
 
 
 def test_lying_header_stops_the_read_at_once(tmp_path):

@@ -370,10 +370,11 @@ def build_package(
             "package_invalid_manifest", "runtime must be a JSON object", path="/runtime", source=doc.source
         )
     old = dict(old or {})
-    target = (
-        old.pop("target", None) or old.pop("runtime_target", None) or manifest.pop("runtime_target", None)
-    )
-    old.pop("runtime_target", None)
+    target = old.pop("target", None)
+    alias = old.pop("runtime_target", None)
+    top_alias = manifest.pop("runtime_target", None)
+    if target is None:
+        target = alias if alias is not None else top_alias
     if target is None:
         warnings.append(
             RMError(

@@ -35,8 +35,8 @@ def _fmt_bytes(n: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
-def _str(d: dict[str, Any] | None, key: str) -> str | None:
-    value = (d or {}).get(key)
+def _str(d: Any, key: str) -> str | None:
+    value = d.get(key) if isinstance(d, dict) else None
     return value if isinstance(value, str) and value else None
 
 
@@ -44,9 +44,8 @@ def summarize(report: PackageReport) -> dict[str, Any]:
     meta = report.metadata or {}
     manifest = report.manifest or {}
     section = report.runtime
-    nodes = (
-        [n for n in manifest.get("nodes", []) if isinstance(n, dict)] if isinstance(manifest, dict) else []
-    )
+    raw_nodes = manifest.get("nodes")
+    nodes = [n for n in raw_nodes if isinstance(n, dict)] if isinstance(raw_nodes, list) else []
     conns = manifest.get("connections") if isinstance(manifest.get("connections"), list) else []
     runtime_member = report.member(RUNTIME)
     built_with = meta.get("built_with") if isinstance(meta.get("built_with"), dict) else None
@@ -91,7 +90,10 @@ def summarize(report: PackageReport) -> dict[str, Any]:
             "name": _str(manifest.get("metadata"), "name"),
             "node_count": len(nodes),
             "connection_count": len(conns),
-            "nodes": [{"id": n.get("id"), "node_type": n.get("node_type", n.get("nodeType"))} for n in nodes],
+            "nodes": [
+                {"id": str(n.get("id")), "node_type": str(n.get("node_type", n.get("nodeType")))}
+                for n in nodes
+            ],
         },
         "runtime": {
             "target": section.target if section else None,

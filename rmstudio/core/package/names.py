@@ -38,6 +38,8 @@ def name_problem(name: str) -> str | None:
         return "the name is empty"
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         return "the name contains a control character (NUL, newline, ...)"
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        return "the name contains an invisible or direction-changing character that could disguise it"
     if "\\" in name:
         return "the name contains a backslash (a Windows path separator)"
     if name.startswith("/"):

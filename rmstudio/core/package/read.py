@@ -135,10 +135,15 @@ class PackageReader:
         if not stat.S_ISREG(st.st_mode):
             raise self.error("package_not_found", "this is not a regular file")
         try:
-            self._f = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+            # O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening cannot hang
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         except OSError as exc:
             raise self.error("package_not_found", f"cannot open the package: {exc.strerror}") from None
-        self.file_size = os.fstat(self._f.fileno()).st_size
+        self._f = os.fdopen(fd, "rb")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # what was opened is what counts
+            raise self.error("package_not_found", "this is not a regular file")
+        self.file_size = st.st_size
         if self.file_size > self.limits.max_file_bytes:
             raise self.error(
                 "package_too_large",
