@@ -108,7 +108,12 @@ class StdinReader {
     bool too_large() const { return too_large_; }
     std::uint64_t bytes_read() const { return total_; }
     long line() const { return line_; }
-    long column() const { return static_cast<long>(consumed_ - line_start_); }
+    // 1-based column of the last character read; one past the end once the input is exhausted
+    // (where nlohmann's lexer counts its read of end-of-input).
+    long column() const {
+        const bool exhausted = eof_ && mode_ == Mode::Stream && pos_ == len_;
+        return static_cast<long>(consumed_ - line_start_) + (exhausted ? 1 : 0);
+    }
 
   private:
     enum class Mode { Stream, Replay, Inject };
@@ -387,7 +392,7 @@ class Builder {
 };
 
 // Turns nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 5: syntax
-// error ..." into its parts. Falls back to the given position when the text has none.
+// error ..." into its parts. A position given by the caller (line > 0) wins over the text's.
 Error json_error(const std::string& what, long line, long column) {
     std::string detail = what;
     std::size_t close = detail.find("] ");
@@ -395,8 +400,10 @@ Error json_error(const std::string& what, long line, long column) {
     long l = 0, c = 0;
     const char* at = std::strstr(detail.c_str(), " at line ");
     if (at && std::sscanf(at, " at line %ld, column %ld", &l, &c) == 2) {
-        line = l;
-        column = c;
+        if (line <= 0) {  // no position of our own (the reader's counts diverted strings too)
+            line = l;
+            column = c;
+        }
         std::size_t colon = detail.find(": ");
         if (colon != std::string::npos) detail = detail.substr(colon + 2);
     }
