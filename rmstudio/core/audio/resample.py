@@ -4,7 +4,8 @@ This module is the numpy side of docs/CONTRACT.md, "Audio node semantics" (Audio
 and the resampler specification. The guest implements the same algorithm from the same
 text; the two agree within 2e-6 absolute per sample. Read it top to bottom:
 
-1. :func:`convert_channels` -- mean downmix in double, or mono copied to every channel.
+1. :func:`convert_channels` -- mean downmix in double (channels summed in order, then
+   divided by their count), or mono copied to every channel.
 2. :func:`plan` -- the rate ratio reduced to ``L/M``, the cutoff ``c``, the kernel reach.
 3. :func:`kernel` and :func:`phase_taps` -- the windowed-sinc taps of every phase,
    normalised to sum to 1.
@@ -164,9 +165,9 @@ def resample_naive(x: np.ndarray, in_rate: int, out_rate: int, quality: str = "h
 
 def resample_channel(x: np.ndarray, p: ResamplePlan) -> np.ndarray:
     """Resample one channel (any float dtype) with plan ``p``; float64 result, not rounded."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)  # converted to double while it is copied into the zero-padded buffer
     if p.passthrough:
-        return x.copy()
+        return x.astype(np.float64)
     n_out = p.output_length(len(x))
     if n_out == 0:
         return np.zeros(0, dtype=np.float64)
@@ -263,16 +264,21 @@ def convert_channels(samples: np.ndarray, channels: int) -> np.ndarray:
     the channel copied to every output channel. Between two multichannel layouts (2 -> 6,
     6 -> 2): mixed to mono first, then copied -- no speaker-layout matrixing is implied.
     """
-    a = np.asarray(samples, dtype=np.float64)
+    a = np.asarray(samples)
     if a.ndim != 2:
         raise ValueError(f"samples must be (frames, channels), not shape {a.shape}")
     if channels < 1:
         raise ValueError("channels must be at least 1")
     have = a.shape[1]
     if have == channels:
-        return a
-    mono = a[:, 0] if have == 1 else a.sum(axis=1) / have
-    return np.repeat(mono[:, None], channels, axis=1)
+        return a.astype(np.float64, copy=False)
+    # Channels are added in order (c0 + c1 + ...) in double, then divided by their count.
+    mono = a[:, 0].astype(np.float64)
+    for c in range(1, have):
+        mono += a[:, c]
+    if have > 1:
+        mono /= have
+    return mono[:, None] if channels == 1 else np.repeat(mono[:, None], channels, axis=1)
 
 
 def transform(
@@ -286,17 +292,20 @@ def transform(
     a = np.asarray(samples)
     if a.ndim != 2:
         raise ValueError(f"samples must be (frames, channels), not shape {a.shape}")
+    if channels < 1:
+        raise ValueError("channels must be at least 1")
     p = plan(in_rate, out_rate, quality)
-    if a.shape[1] == channels and p.passthrough:
-        return a.astype(np.float32, copy=False)
-    mixed = convert_channels(a, channels)
-    if p.passthrough:
-        return mixed.astype(np.float32)
-    if channels > 1 and a.shape[1] != channels:
-        # All output channels are the same mono signal: resample it once.
-        mono = resample_channel(mixed[:, 0], p).astype(np.float32)
-        return np.repeat(mono[:, None], channels, axis=1)
-    out = np.empty((p.output_length(a.shape[0]), channels), dtype=np.float32)
-    for ch in range(channels):
-        out[:, ch] = resample_channel(mixed[:, ch], p)
-    return out
+    if a.shape[1] == channels:
+        if p.passthrough:
+            return a.astype(np.float32, copy=False)
+        out = np.empty((p.output_length(a.shape[0]), channels), dtype=np.float32)
+        for ch in range(channels):
+            out[:, ch] = resample_channel(a[:, ch], p)
+        return out
+    # Different channel count: every output channel is the same mono signal (the input's one
+    # channel, or the mean of its channels in double), so it is resampled once and copied.
+    mono = convert_channels(a, 1)[:, 0]
+    if not p.passthrough:
+        mono = resample_channel(mono, p)
+    mono32 = mono.astype(np.float32)[:, None]
+    return mono32 if channels == 1 else np.repeat(mono32, channels, axis=1)
