@@ -404,7 +404,8 @@ def wrap_request(manifest: Manifest, input_data: Any, extra: dict[str, Any] | No
     return out
 
 
-def _parse(text: str) -> Any:
+def parse_text(text: str) -> Any:
+    """``json.loads`` with a readable RMError for text that is not JSON."""
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -421,7 +422,7 @@ def edit_text(text: str, operation: Callable[..., Manifest], *args: Any, **kwarg
     :func:`format_manifest`. Operations returning ``(manifest, extra)`` tuples are accepted
     (the extra part is dropped).
     """
-    root = _parse(text)
+    root = parse_text(text)
     manifest, prefix = split_root(root)
     result = operation(manifest, *args, **kwargs)
     new_manifest = result[0] if isinstance(result, tuple) else result
@@ -431,6 +432,13 @@ def edit_text(text: str, operation: Callable[..., Manifest], *args: Any, **kwarg
     else:
         root = new_manifest
     return format_manifest(root)
+
+
+def add_node_text(text: str, node_type: str, after: str | None = None) -> tuple[str, str]:
+    """:func:`add_node` on a file's text; returns the new text and the new node's id."""
+    manifest, _ = split_root(parse_text(text))
+    _, new_id = add_node(manifest, node_type, after=after)
+    return edit_text(text, add_node, node_type, new_id, after), new_id
 
 
 def replace_value(text: str, ptr: str, value: Any) -> str | None:
@@ -451,7 +459,7 @@ def replace_value(text: str, ptr: str, value: Any) -> str | None:
 
 def set_param_text(text: str, node_id: str, name: str, value: Any) -> str:
     """Set a param in a file's text, rewriting only the value when the param is already present."""
-    root = _parse(text)
+    root = parse_text(text)
     manifest, prefix = split_root(root)
     index = node_index(manifest, node_id)
     node = manifest["nodes"][index]

@@ -1,0 +1,46 @@
+"""RM Studio's desktop window (PySide6 + pyqtgraph). Views, models and workers only.
+
+Everything the window does goes through ``rmstudio.core``; nothing in this package parses,
+validates, executes or converts on its own. Modules, one job each:
+
+==========================  ================================================================
+``app``                     QApplication, ``run_gui``, ``take_screenshot`` (``rmstudio gui``)
+``main_window``             the window: docks, menus, shortcuts, status bar, open/save, drops
+``document``                the open file: text, QUndoStack, parse + validation state
+``json_editor``             text editor (line numbers, highlighting, problem underlines)
+``problems_view``           errors and warnings with line and JSON path; click to jump
+``node_list``               nodes: add / remove / reorder
+``connections_editor``      connections: edit, add, remove
+``param_form``              params of the selected node, generated from the catalog
+``graph_view``              read-only drawing of the pipeline by topological layer
+``execution_panel``         Run / Cancel, engine, limits, input, plots, log, results
+``run_worker``              the run on a QThread; events and result by queued signals
+``telemetry`` / ``plots``   ring buffers fed by events; pyqtgraph plots redrawn by a timer
+``settings``                typed QSettings spec (robust to garbage values)
+``autosave``                swap files and restore after a crash
+``file_types``              extension -> kind -> handler, for Open, drops and the CLI
+``about`` / ``dialogs``     Help > About; the few modal questions (patched in tests)
+``qt_compat``               guard against a PySide6 reference-count bug on Python 3.11
+==========================  ================================================================
+
+Extension points for the next steps (see each module's docstring):
+
+* **Audio panel** (drop audio files, file list, waveform, playback): a widget added with
+  ``MainWindow.add_panel("Audio", widget, Qt.LeftDockWidgetArea)``, registered for dropped
+  and opened audio with ``MainWindow.register_file_handler(FileKind.AUDIO, handler)``;
+  ``file_types.EXTENSIONS`` already maps the audio extensions. Waveform min/max summaries
+  come from ``core.audio``; playback uses QtMultimedia (in PySide6-Addons).
+* **Transcript view** (segments, click to play, export): subscribe to
+  ``ExecutionPanel.run_finished`` and show transcript outputs; a one-click Transcribe builds a
+  request with core and calls ``ExecutionPanel.run_request(request, "wasm")``. Exports call
+  ``core.export``.
+* **Package panel** (.rmpkg inspect / build / run): ``register_file_handler(FileKind.PACKAGE,
+  ...)`` plus ``add_panel("Package", ...)``; build and verify run in a worker like
+  ``run_worker.RunController`` and call ``core.package``.
+* **Models view**: ``add_panel("Models", ...)`` over ``core.models``; the default model and
+  thread count are already settings (``whisper/default_model``, ``whisper/threads``).
+"""
+
+from rmstudio.gui import qt_compat
+
+qt_compat.apply()

@@ -1,0 +1,61 @@
+"""The few questions the window asks, each one function (tests replace these or QMessageBox)."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from rmstudio.gui.autosave import SwapFile
+
+MANIFEST_FILTER = "Manifests and run requests (*.json);;All files (*)"
+
+
+def ask_save_changes(parent: QWidget, name: str) -> str:
+    """ "save", "discard" or "cancel"."""
+    answer = QMessageBox.question(
+        parent,
+        "Unsaved changes",
+        f"{name} has unsaved changes. Save them before continuing?",
+        QMessageBox.StandardButton.Save
+        | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Save,
+    )
+    if answer == QMessageBox.StandardButton.Save:
+        return "save"
+    if answer == QMessageBox.StandardButton.Discard:
+        return "discard"
+    return "cancel"
+
+
+def ask_restore(parent: QWidget, swap: SwapFile, others: int) -> str:
+    """ "restore", "discard" or "later" for a swap file left by a session that did not end cleanly."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(swap.saved_at))
+    more = f"\n\n({others} more unsaved document(s) will be offered next time.)" if others else ""
+    answer = QMessageBox.question(
+        parent,
+        "Restore unsaved changes?",
+        f"RM Studio did not close cleanly. Unsaved changes to {swap.display_name} "
+        f"(autosaved {when}) can be restored.\n\nRestore them? "
+        "Choosing No deletes the autosaved copy." + more,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Yes,
+    )
+    if answer == QMessageBox.StandardButton.Yes:
+        return "restore"
+    if answer == QMessageBox.StandardButton.No:
+        return "discard"
+    return "later"
+
+
+def open_manifest_path(parent: QWidget, directory: str) -> str:
+    path, _ = QFileDialog.getOpenFileName(parent, "Open manifest", directory, MANIFEST_FILTER)
+    return path
+
+
+def save_manifest_path(parent: QWidget, suggested: str) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, "Save manifest as", suggested, MANIFEST_FILTER)
+    if path and "." not in path.rsplit("/", 1)[-1]:
+        path += ".json"
+    return path

@@ -1,0 +1,420 @@
+"""The Run panel: run controls, limits, input items, live plots, event log and results.
+
+Run builds a ``RunRequest`` from the open document (its manifest, the input box, the
+limits) and hands it to :class:`~rmstudio.gui.run_worker.RunController`; nothing here
+executes anything itself. Events are drained in batches into
+:class:`~rmstudio.gui.telemetry.RunTelemetry` and a pending-lines list; a 100 ms timer
+redraws the plots and appends the log lines, so the cost per event is an append.
+
+Results: the output JSON (pretty, read-only; very large outputs are cut for display), a
+one-line summary (engine, wall time, peak memory, output count) and, on failure, the
+error's ``describe()`` paragraph in an inline box - never a traceback.
+
+Extension point: a Transcript view (next step) subscribes to ``run_finished(RunResult)``
+and shows ``outputs`` that are transcripts; ``run_request(request, engine)`` is the entry
+point a one-click Transcribe button uses with a request built by core.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rmstudio.core.errors import RMError
+from rmstudio.core.inputs import parse_input
+from rmstudio.core.manifest.document import parse_json
+from rmstudio.core.manifest.edit import format_manifest
+from rmstudio.core.runs import NO_INPUT, Limits, RunRequest, RunResult
+from rmstudio.gui.document import DocumentModel
+from rmstudio.gui.json_editor import monospace_font
+from rmstudio.gui.plots import LivePlots
+from rmstudio.gui.run_worker import RunController
+from rmstudio.gui.telemetry import MIB, RunTelemetry, format_event
+
+ENGINE_LABELS = {"wasm": "WASM sandbox", "native": "Native reference (numpy)"}
+REFRESH_MS = 150
+LOG_MAX_LINES = 5000
+OUTPUT_PREVIEW_CHARS = 60_000
+WRAP = 100
+
+
+def output_preview(outputs: Any) -> str:
+    """The outputs as JSON for display: laid out like the examples when small, else wrapped and cut.
+
+    Runs on the worker thread; large outputs never go through the per-item pretty printer
+    (a list of a million numbers would hold the GIL for seconds).
+    """
+    compact = json.dumps(outputs, ensure_ascii=False, allow_nan=True, separators=(", ", ": "))
+    if len(compact) <= OUTPUT_PREVIEW_CHARS // 4:
+        return format_manifest(outputs)
+    shown = compact[:OUTPUT_PREVIEW_CHARS]
+    lines = [shown[i : i + WRAP] for i in range(0, len(shown), WRAP)]
+    text = "\n".join(lines)
+    if len(compact) > OUTPUT_PREVIEW_CHARS:
+        text += (
+            f"\n\n… cut for display: {OUTPUT_PREVIEW_CHARS:,} of {len(compact):,} characters shown"
+            " (the full outputs are in the run result)"
+        )
+    return text
+
+
+def _short_json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 2000 else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class ExecutionPanel(QWidget):
+    run_started = Signal()
+    run_finished = Signal(object)  # RunResult
+    message = Signal(str)
+
+    def __init__(self, model: DocumentModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.controller = RunController(self)
+        self.controller.events.connect(self._on_events)
+        self.controller.finished.connect(self._on_finished)
+        self.telemetry = RunTelemetry()
+        self.last_result: RunResult | None = None
+        self._pending_log: list[str] = []
+        self._run_started_at = 0.0
+        self._engine_running = "wasm"
+        style = self.style()
+
+        self.run_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run")
+        self.run_button.setToolTip("Run the pipeline (F5 / Ctrl+R)")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
+        self.cancel_button.setToolTip("Stop the running pipeline (Esc)")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.engine_combo = QComboBox()
+        for key, label in ENGINE_LABELS.items():
+            self.engine_combo.addItem(label, key)
+        self.engine_combo.setToolTip(
+            "WASM sandbox: the pipeline runs inside wasmtime with memory and time limits.\n"
+            "Native reference: the numpy executor with the same semantics (for comparison)."
+        )
+        self.memory_spin = QSpinBox()
+        self.memory_spin.setRange(16, 4096)
+        self.memory_spin.setSingleStep(64)
+        self.memory_spin.setSuffix(" MiB")
+        self.memory_spin.setToolTip("Cap on the guest's linear memory (WASM sandbox only)")
+        self.timeout_spin = QDoubleSpinBox()
+        self.timeout_spin.setRange(0, 86400)
+        self.timeout_spin.setDecimals(1)
+        self.timeout_spin.setSingleStep(5)
+        self.timeout_spin.setSuffix(" s")
+        self.timeout_spin.setSpecialValueText("none")
+        self.timeout_spin.setToolTip("Stop the run after this many seconds (WASM sandbox only; 0 = no limit)")
+        self.input_edit = QPlainTextEdit()
+        self.input_edit.setFont(monospace_font(9))
+        self.input_edit.setPlaceholderText("e.g. [5, 7, 3]  (empty: the pipeline gets no items)")
+        self.input_edit.setToolTip(
+            "input_data for the run, as JSON (a list is a list of items),\n"
+            "@file.json or a path to a .json file"
+        )
+        self.input_edit.setFixedHeight(self.input_edit.fontMetrics().lineSpacing() * 3 + 12)
+        self.input_edit.setTabChangesFocus(True)
+
+        self.summary = QLabel("Ready.")
+        self.summary.setObjectName("run_summary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_box = QLabel()
+        self.error_box.setObjectName("run_error")
+        self.error_box.setWordWrap(True)
+        self.error_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_box.setStyleSheet(
+            "QLabel { background: #fdecea; color: #8e1b1b; border: 1px solid #f1b0ab;"
+            " border-radius: 4px; padding: 6px; }"
+        )
+        self.error_box.setVisible(False)
+        self.error_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        self.plots = LivePlots(self.telemetry)
+        self.output_view = QPlainTextEdit()
+        self.output_view.setReadOnly(True)
+        self.output_view.setFont(monospace_font(9))
+        self.output_view.setPlaceholderText("The outputs of the last run appear here.")
+        self.output_view.setObjectName("run_output")
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setFont(monospace_font(9))
+        self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setPlaceholderText(
+            "Events of the running pipeline (node start/finish, progress, logs)."
+        )
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.output_view, "Output")
+        self.tabs.addTab(self.log_view, "Event log")
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addSpacing(8)
+        buttons.addWidget(QLabel("Engine"))
+        buttons.addWidget(self.engine_combo, 1)
+        limits = QHBoxLayout()
+        limits.setSpacing(6)
+        limits.addWidget(QLabel("Memory cap"))
+        limits.addWidget(self.memory_spin, 1)
+        limits.addSpacing(8)
+        limits.addWidget(QLabel("Timeout"))
+        limits.addWidget(self.timeout_spin, 1)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self._caption("Input items (input_data, JSON)"))
+        form.addRow(self.input_edit)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(6)
+        top_layout.addLayout(buttons)
+        top_layout.addLayout(limits)
+        top_layout.addLayout(form)
+        top_layout.addWidget(self.summary)
+        top_layout.addWidget(self.error_box)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        top_layout.addWidget(line)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.plots)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
+        layout.addWidget(top)
+        layout.addWidget(self.splitter, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._tick)
+
+    @staticmethod
+    def _caption(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setStyleSheet("color: #555;")
+        return label
+
+    # ---------------------------------------------------------------- settings
+
+    @property
+    def engine(self) -> str:
+        return self.engine_combo.currentData()
+
+    def set_engine(self, engine: str) -> None:
+        index = self.engine_combo.findData(engine)
+        if index >= 0:
+            self.engine_combo.setCurrentIndex(index)
+
+    def limits(self) -> Limits:
+        timeout = self.timeout_spin.value()
+        return Limits(memory_bytes=self.memory_spin.value() * MIB, timeout_s=timeout if timeout > 0 else None)
+
+    def set_input_from_document(self) -> None:
+        """Prefill the input box from a run-request file's input_data."""
+        if self.model.has_input:
+            self.input_edit.setPlainText(_short_json(self.model.input_data))
+
+    # ---------------------------------------------------------------- running
+
+    @property
+    def running(self) -> bool:
+        return self.controller.running
+
+    def build_request(self) -> RunRequest:
+        """The request for the open document; RMError says what is in the way."""
+        model = self.model
+        model.validate_now()
+        if model.manifest is None:
+            err = model.parse_error or RMError("invalid_manifest", "there is no manifest to run")
+            raise RMError(
+                err.code, err.message, line=err.line, hint="Fix the JSON in the editor, then run again"
+            )
+        if model.errors:
+            first = model.errors[0].error
+            n = len(model.errors)
+            raise RMError(
+                first.code,
+                f"the manifest has {n} error{'s' if n != 1 else ''}; the first: {first.message}",
+                path=first.path,
+                line=first.line,
+                node_id=first.node_id,
+                hint="See the Problems list; click an entry to jump to its line",
+            )
+        input_data = self.input_items()
+        return RunRequest(model.manifest, input_data, dict(model.options), self.limits())
+
+    def input_items(self) -> Any:
+        """The input box as input_data: JSON text, ``@file.json`` or a path (like ``--input``)."""
+        text = self.input_edit.toPlainText().strip()
+        if not text:
+            return NO_INPUT
+        if text[0] in '[{"-0123456789' or text in ("true", "false", "null"):
+            # Clearly meant as JSON: report JSON syntax errors with their position.
+            try:
+                return parse_json(text, "input items")
+            except RMError as exc:
+                raise RMError(
+                    exc.code, exc.message, source="input items", hint="Fix the JSON in the Input box"
+                ) from None
+        return parse_input(text)
+
+    def run(self) -> bool:
+        """Start a run of the open document; False (with the reason shown) if it cannot start."""
+        if self.running:
+            return False
+        try:
+            request = self.build_request()
+        except RMError as exc:
+            self._show_error(exc, "Not run")
+            return False
+        return self.run_request(request, self.engine)
+
+    def run_request(self, request: RunRequest, engine: str) -> bool:
+        if self.running:
+            return False
+        self.telemetry.reset()
+        self.plots.reset()
+        self.log_view.clear()
+        self.output_view.clear()
+        self.error_box.setVisible(False)
+        self._pending_log.clear()
+        self._engine_running = engine
+        self._run_started_at = time.monotonic()
+        self.summary.setText(f"Running in the {ENGINE_LABELS.get(engine, engine)}…")
+        self.summary.setStyleSheet("")
+        self._set_running(True)
+        self.controller.start(request, engine, output_preview)
+        self.timer.start()
+        self.run_started.emit()
+        self.message.emit(f"Running in the {ENGINE_LABELS.get(engine, engine)}…")
+        return True
+
+    def cancel(self) -> None:
+        if self.running:
+            self.controller.cancel()
+            self.summary.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def shutdown(self) -> bool:
+        """Cancel and wait (closing the window); True when no run is left."""
+        self.timer.stop()
+        return self.controller.shutdown()
+
+    def _set_running(self, on: bool) -> None:
+        self.run_button.setEnabled(not on)
+        self.cancel_button.setEnabled(on)
+        for w in (self.engine_combo, self.memory_spin, self.timeout_spin, self.input_edit):
+            w.setEnabled(not on)
+
+    def _on_events(self, batch: list) -> None:
+        for event in batch:
+            self.telemetry.feed(event)
+            if not (event.get("event") == "memory" and event.get("source") == "host"):
+                self._pending_log.append(format_event(event))
+        if len(self._pending_log) > LOG_MAX_LINES:
+            del self._pending_log[:-LOG_MAX_LINES]
+
+    def _tick(self) -> None:
+        self.plots.refresh()
+        if self._pending_log:
+            self.log_view.appendPlainText("\n".join(self._pending_log))
+            self._pending_log.clear()
+        if self.running and not self.controller.cancel_requested:
+            tel = self.telemetry
+            parts = [f"Running in the {ENGINE_LABELS.get(self._engine_running)}…"]
+            parts.append(f"{time.monotonic() - self._run_started_at:.1f} s")
+            if tel.is_audio and tel.rtf_now:
+                parts.append(f"{tel.audio_done_s:.1f} s of audio, RTF {tel.rtf_now:.2f}")
+            elif tel.percent is not None:
+                parts.append(f"{tel.percent:.0f} %")
+            if tel.peak_memory:
+                parts.append(f"{tel.peak_memory / MIB:.1f} MiB")
+            self.summary.setText(" · ".join(parts))
+
+    def _on_finished(self, result: RunResult, output_text: str) -> None:
+        self.timer.stop()
+        self._tick()
+        self.plots.refresh(force=True)
+        self._set_running(False)
+        self.last_result = result
+        engine = ENGINE_LABELS.get(result.engine, result.engine)
+        wall = result.host.get("wall_ms")
+        peak = result.metrics.get("peak_memory_bytes") or result.host.get("peak_memory_bytes")
+        peak = peak or self.telemetry.peak_memory
+        bits = [engine]
+        if isinstance(wall, (int, float)):
+            bits.append(f"{wall / 1000:.2f} s" if wall >= 1000 else f"{wall:.1f} ms wall")
+        if peak:
+            bits.append(f"peak guest memory {peak / MIB:.1f} MiB")
+        if result.ok:
+            outputs = result.outputs or []
+            bits.append(f"{len(outputs)} output{'s' if len(outputs) != 1 else ''}")
+            self.summary.setText("✔ Done · " + " · ".join(bits))
+            self.summary.setStyleSheet("color: #1b5e20;")
+            self.output_view.setPlainText(output_text)
+            for w in result.warnings:
+                self._pending_log.append("warning: " + RMError.from_json(w).describe())
+            self.tabs.setCurrentWidget(self.output_view)
+            self.message.emit(f"Run finished in the {engine}")
+        else:
+            assert result.error is not None
+            cancelled = result.error.code == "cancelled"
+            head = "Cancelled" if cancelled else "Failed"
+            self.summary.setText(f"✘ {head} · " + " · ".join(bits))
+            self.summary.setStyleSheet("color: #8e1b1b;")
+            self._show_error(result.error, None)
+            self.message.emit("Run cancelled" if cancelled else "Run failed: " + result.error.message)
+        if self.controller.cancel_requested and result.ok:
+            self.message.emit(
+                "The run finished before the cancel took effect (the native executor cannot stop)"
+            )
+        self._tick()
+        self.run_finished.emit(result)
+
+    def _show_error(self, error: RMError, summary: str | None) -> None:
+        self.error_box.setText(error.describe())
+        self.error_box.setToolTip(f"error code: {error.code}")
+        self.error_box.setVisible(True)
+        if summary:
+            self.summary.setText(f"✘ {summary}")
+            self.summary.setStyleSheet("color: #8e1b1b;")
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Cancel) and self.running:
+            self.cancel()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,146 @@
+"""Live run plots (pyqtgraph): guest memory, and RTF or progress, redrawn from a timer.
+
+The panel's timer calls :meth:`LivePlots.refresh` a few times a second; it redraws only
+when :class:`~rmstudio.gui.telemetry.RunTelemetry` reports new data. Curves use peak
+downsampling and clip-to-view, so hour-long runs with tens of thousands of points stay cheap.
+Dark-on-light colours, axis labels with units.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from rmstudio.gui.telemetry import MIB, RunTelemetry
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#3a3a3a")
+
+MEMORY_COLOR = "#1f5fa8"
+PROGRESS_COLOR = "#2e7d32"
+RTF_COLOR = "#b35900"
+
+
+def _plot(title: str, left: str, left_units: str | None) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    w.setMenuEnabled(False)
+    w.setMouseEnabled(x=False, y=False)
+    w.hideButtons()
+    item = w.getPlotItem()
+    item.setTitle(title, size="9pt", color="#303030")
+    item.setLabel("left", left, units=left_units, **{"font-size": "8pt"})
+    item.setLabel("bottom", "time", units="s", **{"font-size": "8pt"})
+    # An opaque light grid on y only: alpha-blended full grids cost ~2x the redraw time.
+    item.showGrid(x=False, y=True, alpha=1.0)
+    for axis in ("left", "bottom"):
+        ax = item.getAxis(axis)
+        ax.setPen(pg.mkPen("#dedede"))
+        ax.setTextPen(pg.mkPen("#3a3a3a"))
+    item.getAxis("left").setWidth(46)
+    w.setMinimumHeight(120)
+    return w
+
+
+class LivePlots(QWidget):
+    def __init__(self, telemetry: RunTelemetry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.telemetry = telemetry
+        self.memory_plot = _plot("Guest linear memory", "memory", None)
+        self.memory_plot.getPlotItem().setLabel("left", "memory (MiB)")
+        fill = QColor(MEMORY_COLOR)
+        fill.setAlpha(40)
+        self.memory_curve = self.memory_plot.plot(
+            pen=pg.mkPen(MEMORY_COLOR, width=2), fillLevel=0, brush=pg.mkBrush(fill)
+        )
+        self.progress_plot = _plot("Progress", "done (%)", None)
+        self.progress_curve = self.progress_plot.plot(pen=pg.mkPen(PROGRESS_COLOR, width=2))
+        self.realtime_line = pg.InfiniteLine(
+            pos=1.0,
+            angle=0,
+            pen=pg.mkPen("#9a9a9a", width=1, style=Qt.PenStyle.DashLine),
+            label="real time",
+            labelOpts={"position": 0.92, "color": "#7a7a7a"},
+        )
+        for curve in (self.memory_curve, self.progress_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self.hint = pg.TextItem(
+            "Press Run (F5) to watch memory and progress", color="#9a9a9a", anchor=(0.5, 0.5)
+        )
+        self.memory_plot.addItem(self.hint, ignoreBounds=True)
+        self.hint.setPos(0.5, 0.5)
+        self.memory_plot.setXRange(0, 1, padding=0)
+        self.memory_plot.setYRange(0, 1, padding=0)
+        self.progress_plot.setXRange(0, 1, padding=0)
+        self.progress_plot.setYRange(0, 100, padding=0)
+        self._mode = "progress"
+        self._titles: dict[int, str] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.memory_plot, 1)
+        layout.addWidget(self.progress_plot, 1)
+        self.redraws = 0
+
+    def _title(self, plot: pg.PlotWidget, text: str) -> None:
+        if self._titles.get(id(plot)) != text:  # a new title re-lays the plot out: only on change
+            self._titles[id(plot)] = text
+            plot.getPlotItem().setTitle(text, size="9pt", color="#303030")
+
+    def reset(self) -> None:
+        self.hint.setVisible(False)
+        self.memory_curve.setData([], [])
+        self.progress_curve.setData([], [])
+        self._set_mode("progress")
+        self._title(self.memory_plot, "Guest linear memory")
+        self.refresh(force=True)
+
+    def _set_mode(self, mode: str) -> None:
+        if mode == self._mode:
+            return
+        self._mode = mode
+        item = self.progress_plot.getPlotItem()
+        if mode == "rtf":
+            self.progress_curve.setPen(pg.mkPen(RTF_COLOR, width=2))
+            item.setLabel("left", "RTF (wall s / audio s)")
+            self.progress_plot.addItem(self.realtime_line)
+        else:
+            self.progress_curve.setPen(pg.mkPen(PROGRESS_COLOR, width=2))
+            item.setLabel("left", "done (%)")
+            self.progress_plot.removeItem(self.realtime_line)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Redraw if the telemetry changed since the last call; True if it redrew."""
+        tel = self.telemetry
+        if not tel.take_dirty() and not force:
+            return False
+        self.redraws += 1
+        x_end = max(0.01, tel.last_t * 1.05)
+        x, y = tel.memory.arrays()
+        self.memory_curve.setData(x, y)
+        top = max(1.0, float(y.max()) * 1.2) if len(y) else 1.0
+        self.memory_plot.setYRange(0, top, padding=0)
+        self.memory_plot.setXRange(0, x_end, padding=0)
+        peak = tel.peak_memory / MIB
+        title = f"Guest linear memory · peak {peak:.1f} MiB" if tel.peak_memory else "Guest linear memory"
+        self._title(self.memory_plot, title)
+        if tel.is_audio:
+            self._set_mode("rtf")
+            x, y = tel.rtf.arrays()
+            self.progress_curve.setData(x, y)
+            top = max(1.2, float(y.max()) * 1.2) if len(y) else 1.2
+            self.progress_plot.setYRange(0, top, padding=0)
+            now = tel.rtf_now
+            speed = f" · {now:.2f} ({1 / now:.1f}× real time)" if now else ""
+            self._title(self.progress_plot, f"Real-time factor{speed}")
+        else:
+            self._set_mode("progress")
+            x, y = tel.progress.arrays()
+            self.progress_curve.setData(x, y)
+            self.progress_plot.setYRange(0, 105, padding=0)
+            pct = tel.percent
+            label = f"Progress · {pct:.0f} % of {tel.node_count} nodes" if pct is not None else "Progress"
+            self._title(self.progress_plot, label)
+        self.progress_plot.setXRange(0, x_end, padding=0)
+        return True

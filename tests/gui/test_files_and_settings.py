@@ -1,0 +1,283 @@
+"""Drops, settings, autosave and restore, the screenshot command, the PySide6 guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+from rmstudio.gui import autosave, file_types
+from rmstudio.gui.settings import SPEC, Settings, settings_path
+from tests.conftest import FIXTURES, REPO
+from tests.gui.dnd import drag_drop, drag_enter_refused, file_mime
+
+# ---------------------------------------------------------------- drag and drop
+
+
+def test_dropping_a_manifest_on_the_editor_opens_it(window, calc_file, qtbot):
+    assert drag_drop(window.editor.viewport(), file_mime(calc_file))
+    qtbot.waitUntil(lambda: window.model.path == calc_file.resolve(), timeout=3000)
+    assert window.model.text == calc_file.read_text()
+
+
+def test_dropping_on_any_panel_reaches_the_window(window, request_file, qtbot):
+    # A text field would otherwise paste the file's path.
+    assert drag_drop(window.execution.input_edit.viewport(), file_mime(request_file))
+    qtbot.waitUntil(lambda: window.model.path == request_file.resolve(), timeout=3000)
+    assert window.execution.input_edit.toPlainText() == "[5, 7, 3]"
+
+
+def test_dropping_an_exe_is_refused_with_a_reason(window, tmp_path):
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ\x90\x00")
+    before = window.model.text
+    assert not drag_drop(window, file_mime(exe))
+    assert drag_enter_refused(window.editor.viewport(), file_mime(exe))
+    message = window.statusBar().currentMessage()
+    assert "setup.exe" in message and "not a file RM Studio opens" in message
+    assert window.model.text == before
+
+
+def test_audio_and_packages_are_recognised_but_not_yet_opened(window, tmp_path):
+    wav = tmp_path / "speech.wav"
+    wav.write_bytes(b"RIFF")
+    assert not drag_drop(window, file_mime(wav))
+    assert "Audio panel" in window.statusBar().currentMessage()
+    # The extension point: registering a handler makes the same drop succeed.
+    opened = []
+    window.register_file_handler(file_types.FileKind.AUDIO, lambda p: opened.append(p) or True)
+    assert drag_drop(window, file_mime(wav))
+
+
+def test_plan_open_sorts_paths(tmp_path):
+    good = tmp_path / "a.json"
+    good.write_text("{}")
+    plan = file_types.plan_open(
+        [good, tmp_path / "missing.json", tmp_path, tmp_path / "x.rmpkg", tmp_path / "y.txt"],
+        {file_types.FileKind.MANIFEST: lambda p: True},
+    )
+    assert plan.accepted == [(good, file_types.FileKind.MANIFEST)]
+    reasons = dict((p.name, why) for p, why in plan.refused)
+    assert reasons["missing.json"] == "file not found"
+    assert "folders" in reasons[tmp_path.name]
+    assert "not supported yet" in reasons["x.rmpkg"]
+    assert "manifests (.json)" in reasons["y.txt"]
+
+
+# ---------------------------------------------------------------- settings
+
+
+VALUES = {
+    "run/engine": "native",
+    "run/memory_limit_mib": 512,
+    "run/timeout_s": 12.5,
+    "run/input": "[1, 2]",
+    "files/recent": ["/a/b.json", "/c/d.json"],
+    "files/last_dir": "/tmp/somewhere",
+    "window/geometry": b"\x01\x02\x03",
+    "window/state": b"\x00\xff",
+    "whisper/default_model": "base.en",
+    "whisper/threads": 4,
+}
+
+
+def test_every_setting_round_trips(settings):
+    assert set(VALUES) == {s.key for s in SPEC}
+    for key, value in VALUES.items():
+        settings.set(key, value)
+    settings.sync()
+    again = Settings(QSettings(settings.qsettings.fileName(), QSettings.Format.IniFormat))
+    for key, value in VALUES.items():
+        assert again.get(key) == value, key
+
+
+def test_garbage_values_fall_back_to_defaults(settings):
+    raw = settings.qsettings
+    for key, junk in {
+        "run/engine": "quantum",
+        "run/memory_limit_mib": "lots",
+        "run/timeout_s": "nan",
+        "files/recent": "{not json",
+        "window/geometry": 42,
+        "whisper/threads": -3,
+    }.items():
+        raw.setValue(key, junk)
+    raw.sync()
+    for spec in SPEC:
+        value = settings.get(spec.key)
+        assert isinstance(value, spec.type), spec.key
+    assert settings.get("run/engine") == "wasm"
+    assert settings.get("run/memory_limit_mib") == 2048
+    assert settings.get("files/recent") == []
+    with pytest.raises(ValueError):
+        settings.set("run/engine", "quantum")
+    with pytest.raises(KeyError):
+        settings.get("no/such/key")
+
+
+def test_default_settings_file_lives_in_the_isolated_config_dir(tmp_path_factory):
+    path = settings_path()
+    assert str(path).startswith(os.environ["RMSTUDIO_CONFIG_DIR"])
+    assert str(path).startswith(str(tmp_path_factory.getbasetemp()))
+    s = Settings()
+    s.add_recent("/x/y.json")
+    s.sync()
+    assert path.is_file()
+
+
+def test_window_remembers_engine_limits_and_recent_files(make_window, settings, calc_file):
+    w = make_window()
+    w.execution.set_engine("native")
+    w.execution.memory_spin.setValue(256)
+    w.open_manifest(calc_file)
+    w.close()
+    w2 = make_window()
+    assert w2.execution.engine == "native"
+    assert w2.execution.memory_spin.value() == 256
+    assert w2.settings.recent_files()[0] == str(calc_file.resolve())
+    w2.recent_menu.aboutToShow.emit()
+    assert w2.recent_menu.actions()[0].text() == "calculator.json"
+
+
+# ---------------------------------------------------------------- autosave and restore
+
+
+def test_swap_file_follows_the_undo_stack(window, calc_file):
+    window.open_manifest(calc_file)
+    assert window.autosave.current is None
+    window.model.set_param("add", "addend", 1)
+    swap = window.autosave.current
+    assert swap is not None and swap.is_file()
+    assert str(swap).startswith(os.environ["RMSTUDIO_CONFIG_DIR"])
+    assert json.loads(swap.read_text())["text"] == window.model.text
+    window.model.undo_stack.undo()  # back to the saved state: nothing to recover
+    assert not swap.exists()
+    window.model.undo_stack.redo()
+    assert window.autosave.current.is_file()
+    window.save()  # a clean save removes it
+    assert window.autosave.current is None and not swap.exists()
+
+
+def test_restore_after_a_simulated_crash(make_window, calc_file, dialogs):
+    first = make_window()
+    first.open_manifest(calc_file)
+    first.model.set_param("multiply", "multiplier", 7)
+    first.model.add_node("PassThroughNode", after="add")
+    edited = first.model.text
+    first.autosave.abandon()  # the process "dies": the swap file stays behind
+    first.model.undo_stack.setClean()
+    assert autosave.orphaned_swaps()
+
+    dialogs.question_answer = QMessageBox.StandardButton.Yes
+    second = make_window()
+    assert second.offer_restore()
+    assert second.model.text == edited
+    assert second.model.path == calc_file.resolve()
+    assert second.model.modified and second.windowTitle().startswith("calculator.json*")
+    assert calc_file.read_text() != edited  # nothing was written to the file itself
+    second.model.undo_stack.undo()  # the restore is one undoable step back to the file
+    assert second.model.text == calc_file.read_text()
+
+
+def test_restore_prompt_can_be_silenced_and_declined(make_window, calc_file, dialogs, monkeypatch):
+    first = make_window()
+    first.open_manifest(calc_file)
+    first.model.set_param("add", "addend", 3)
+    first.autosave.abandon()
+    first.model.undo_stack.setClean()
+    monkeypatch.setenv("RMSTUDIO_NO_RESTORE", "1")
+    second = make_window()
+    asked = len(dialogs.calls)
+    assert not second.offer_restore() and len(dialogs.calls) == asked
+    monkeypatch.delenv("RMSTUDIO_NO_RESTORE")
+    dialogs.question_answer = QMessageBox.StandardButton.No  # "No" deletes the copy
+    assert not second.offer_restore()
+    assert autosave.orphaned_swaps() == []
+
+
+def test_a_live_window_never_offers_another_windows_work(make_window, calc_file):
+    first = make_window()
+    first.open_manifest(calc_file)
+    first.model.set_param("add", "addend", 3)
+    assert autosave.orphaned_swaps() == []
+
+
+# ---------------------------------------------------------------- screenshot command
+
+
+def _variance(path: Path) -> float:
+    img = QImage(str(path)).convertToFormat(QImage.Format.Format_Grayscale8)
+    ptr = img.constBits()
+    data = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(
+        img.height(), img.bytesPerLine()
+    )
+    return float(data[:, : img.width()].var())
+
+
+def test_screenshot_command_writes_a_non_blank_1400x900_png(tmp_path):
+    out = tmp_path / "shots" / "calculator.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RMSTUDIO_CONFIG_DIR=str(tmp_path / "config"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rmstudio",
+            "gui",
+            "--screenshot",
+            str(out),
+            str(FIXTURES / "manifests" / "calc_with_input.json"),
+            "--run",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1400, 900)
+    assert _variance(out) > 200  # a real window, not a flat colour
+    assert (
+        not (tmp_path / "config" / "gui.ini").exists()
+        or "recent" not in (tmp_path / "config" / "gui.ini").read_text()
+    )
+
+
+def test_screenshot_command_fails_cleanly_on_a_bad_file(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RMSTUDIO_CONFIG_DIR=str(tmp_path / "config"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "rmstudio", "gui", "--screenshot", str(tmp_path / "x.png"), "nothing.exe"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert "nothing.exe" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- the PySide6 guard
+
+
+def test_pyside_reference_guard_keeps_singletons_alive():
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        s = Signal()
+
+    o = Emitter()
+    for _ in range(200_000):  # far more than None's or True's original reference count
+        o.s.emit()
+        o.setObjectName("x")
+    assert sys.getrefcount(True) > 0 and sys.getrefcount(None) > 0

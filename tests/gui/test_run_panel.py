@@ -1,0 +1,181 @@
+"""The Run panel against the real sandboxed guest: results, responsiveness, cancel, timeout, close."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from rmstudio.core.runs import Limits, RunRequest
+
+RUN_TIMEOUT_MS = 120_000
+
+
+class GapMeter:
+    """A 10 ms QTimer on the GUI thread; records the longest gap between two ticks."""
+
+    def __init__(self, interval_ms: int = 10) -> None:
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.last: float | None = None
+        self.max_gap = 0.0
+        self.ticks = 0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last is not None:
+            self.max_gap = max(self.max_gap, now - self.last)
+        self.last = now
+        self.ticks += 1
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def long_request(nodes: int, size: int, limits: Limits | None = None) -> RunRequest:
+    """A pipeline of ``nodes`` AddNodes over one list of ``size`` numbers (seconds in the guest)."""
+    manifest = {
+        "version": "v1",
+        "metadata": {"name": "long chain"},
+        "nodes": [{"id": f"n{i}", "node_type": "AddNode", "params": {"addend": 1}} for i in range(nodes)],
+        "connections": [{"from": f"n{i}", "to": f"n{i + 1}"} for i in range(nodes - 1)],
+    }
+    return RunRequest(manifest, [list(range(size))], limits=limits or Limits())
+
+
+def test_calculator_runs_in_the_wasm_guest_and_the_window_stays_responsive(window, request_file, qtbot):
+    window.open_manifest(request_file)
+    panel = window.execution
+    assert panel.input_edit.toPlainText() == "[5, 7, 3]"  # prefilled from the run request
+    panel.set_engine("wasm")
+    meter = GapMeter()
+    meter.start()
+    qtbot.wait(50)  # ticks before, during and after the run
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert panel.run()
+        assert window.cancel_action.isEnabled() and not window.run_action.isEnabled()
+    qtbot.wait(50)
+    meter.stop()
+    result = blocker.args[0]
+    assert result.ok, result.error and result.error.describe()
+    assert result.engine == "wasm"
+    assert result.outputs == [20, 24, 16]
+    assert panel.output_view.toPlainText().strip() == "[20, 24, 16]"
+    summary = panel.summary.text()
+    assert "WASM sandbox" in summary and "peak guest memory" in summary and "3 outputs" in summary
+    assert panel.telemetry.peak_memory > 0 and len(panel.telemetry.memory) > 0
+    assert "node_finish" in panel.log_view.toPlainText()
+    assert not panel.running and window.run_action.isEnabled()
+    wall = result.host.get("wall_ms", 0)
+    print(
+        f"\n[benchmark] calculator (wasm): run {wall:.1f} ms, "
+        f"longest event-loop gap {meter.max_gap * 1000:.1f} ms over {meter.ticks} ticks of 10 ms"
+    )
+
+
+def test_event_loop_gap_during_a_multi_second_wasm_run(window, qtbot):
+    """A benchmark figure (printed, not asserted tightly): GUI ticks during ~2 s of guest work."""
+    panel = window.execution
+    meter = GapMeter()
+    meter.start()
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        panel.run_request(long_request(40, 400_000), "wasm")
+    elapsed = time.perf_counter() - t0
+    meter.stop()
+    result = blocker.args[0]
+    assert result.ok, result.error and result.error.describe()
+    assert result.outputs[0][:3] == [40, 41, 42]
+    tel = panel.telemetry
+    assert len(tel.memory) >= 5  # host samples every 100 ms plus guest events
+    assert tel.percent == pytest.approx(100.0)
+    assert panel.plots.redraws >= 3
+    print(
+        f"\n[benchmark] 40 nodes x 400k numbers (wasm): run {elapsed:.2f} s, {meter.ticks} ticks of 10 ms, "
+        f"longest event-loop gap {meter.max_gap * 1000:.1f} ms, {panel.plots.redraws} plot redraws"
+    )
+    assert meter.max_gap < 2.0  # a frozen window would show a gap as long as the run
+
+
+def test_worker_runs_off_the_gui_thread(window, request_file, qtbot):
+    window.open_manifest(request_file)
+    panel = window.execution
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS):
+        panel.run()
+        worker = panel.controller.worker
+    assert worker.thread_id is not None and worker.thread_id != threading.get_ident()
+
+
+def test_cancel_stops_a_long_run(window, qtbot):
+    panel = window.execution
+    with qtbot.waitSignal(panel.run_started, timeout=5000):
+        panel.run_request(long_request(100, 1_000_000), "wasm")
+    qtbot.waitUntil(lambda: panel.telemetry.event_count >= 3, timeout=30_000)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(panel.run_finished, timeout=10_000) as blocker:
+        window.cancel_action.trigger()
+    latency = time.perf_counter() - t0
+    result = blocker.args[0]
+    assert not result.ok and result.error.code == "cancelled"
+    assert panel.summary.text().startswith("✘ Cancelled")
+    assert panel.error_box.isVisible() and "cancelled" in panel.error_box.text()
+    assert "Traceback" not in panel.error_box.text()
+    assert not panel.running and window.run_action.isEnabled()
+    print(f"\n[benchmark] cancel latency (wasm): {latency * 1000:.0f} ms")
+    # The panel is ready for the next run.
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as again:
+        panel.run_request(long_request(2, 10), "wasm")
+    assert again.args[0].ok
+
+
+def test_timeout_limit_ends_the_run_with_a_clear_message(window, qtbot):
+    panel = window.execution
+    panel.timeout_spin.setValue(0.3)
+    request = long_request(100, 1_000_000, panel.limits())
+    assert request.limits.timeout_s == pytest.approx(0.3)
+    with qtbot.waitSignal(panel.run_finished, timeout=30_000) as blocker:
+        panel.run_request(request, "wasm")
+    result = blocker.args[0]
+    assert result.error.code == "timeout"
+    assert "time limit" in panel.error_box.text()
+
+
+def test_invalid_manifest_is_not_run(window, calc_file, qtbot):
+    window.open_manifest(calc_file)
+    window.model.apply(window.model.text.replace('"AddNode"', '"AdNode"'), "typo")
+    assert not window.execution.run()
+    assert not window.execution.running
+    assert "unknown node type" in window.execution.error_box.text()
+    window.execution.input_edit.setPlainText("[1, 2,")
+    window.model.undo_stack.undo()
+    assert not window.execution.run()
+    assert "not valid JSON" in window.execution.error_box.text()
+
+
+def test_native_engine_gives_the_same_answer(window, request_file, qtbot):
+    window.open_manifest(request_file)
+    window.execution.set_engine("native")
+    with qtbot.waitSignal(window.execution.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.run_action.trigger()
+    assert blocker.args[0].engine == "native"
+    assert blocker.args[0].outputs == [20, 24, 16]
+    assert "Native reference" in window.execution.summary.text()
+
+
+def test_closing_the_window_during_a_run_cancels_it_cleanly(window, qtbot):
+    panel = window.execution
+    panel.run_request(long_request(100, 1_000_000), "wasm")
+    qtbot.waitUntil(lambda: panel.telemetry.event_count >= 2, timeout=30_000)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(panel.run_finished, timeout=10_000) as blocker:
+        window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert blocker.args[0].error.code == "cancelled"
+    assert not panel.running
+    print(f"\n[benchmark] close during a run: window gone after {(time.perf_counter() - t0) * 1000:.0f} ms")
