@@ -50,6 +50,7 @@ def decode(value: dict[str, Any], path: str = "") -> np.ndarray:
         meta = arr["meta"]
         dtype_name, shape, data = meta.get("dtype"), meta.get("shape"), arr.get("data")
         path_data = f"{path}/array/data"
+        path_meta = f"{path}/array/meta"
     else:
         encoding = value.get("encoding", "base64")
         if encoding != "base64":
@@ -60,16 +61,17 @@ def decode(value: dict[str, Any], path: str = "") -> np.ndarray:
             )
         dtype_name, shape, data = value.get("dtype"), value.get("shape"), value.get("data")
         path_data = f"{path}/data"
+        path_meta = path
     if dtype_name not in DTYPES:
         raise RMError(
             "invalid_input",
             f"unsupported dtype {dtype_name!r}; use one of {', '.join(DTYPES)}",
-            path=f"{path}/dtype",
+            path=f"{path_meta}/dtype",
         )
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise RMError("invalid_input", "shape must be a list of non-negative integers", path=f"{path}/shape")
+        raise RMError("invalid_input", "shape must be a list of non-negative integers", path=f"{path_meta}/shape")
     if not isinstance(data, str):
         raise RMError("invalid_input", "data must be a base64 string", path=path_data)
     try:

@@ -126,6 +126,10 @@ def broken_requests():
         (CALC, [True]),
         (CALC, [{"dtype": "float16", "shape": [1], "data": "AAA="}]),
         (CALC, [{"dtype": "float32", "shape": [2], "data": "AAAAAA=="}]),
+        (CALC, {"dtype": "float16", "shape": [1], "data": "AAA="}),  # one item, not a list
+        (CALC, "text"),
+        (CALC, [{"__numpy__": True, "array": {"meta": {"dtype": "complex64", "shape": [1]}, "data": ""}}]),
+        (CALC, [{"__numpy__": True, "array": {"meta": {"dtype": "int16", "shape": "x"}, "data": ""}}]),
         (
             m(
                 lambda d: d["nodes"].__setitem__(

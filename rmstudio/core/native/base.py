@@ -19,13 +19,16 @@ class Context:
     node_type: str
     is_source: bool
     emit: EmitFn
+    # How items of a source node map back to the request: "/input_data/<k>" when input_data
+    # was a list, "/input_data" when it was one item.
+    input_is_list: bool = True
 
     def invalid_input(self, index: int, message: str) -> RMError:
         return RMError(
             "invalid_input",
             f"node '{self.node_id}' ({self.node_type}) {message}",
             node_id=self.node_id,
-            path=f"/input_data/{index}" if self.is_source else None,
+            path=(f"/input_data/{index}" if self.input_is_list else "/input_data") if self.is_source else None,
         )
 
     def failed(self, message: str) -> RMError:

@@ -66,7 +66,10 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
     else:
         items = [request.input_data]
     try:
-        items = [to_internal(v, f"/input_data/{i}") for i, v in enumerate(items)]
+        input_is_list = isinstance(request.input_data, list)
+        items = [
+            to_internal(v, f"/input_data/{i}" if input_is_list else "/input_data") for i, v in enumerate(items)
+        ]
     except RMError as exc:
         return _fail(exc, emit, t0)
 
@@ -91,7 +94,7 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
             )
         is_source = not graph.inputs[node_id]
         node_in = items if is_source else [x for src in graph.inputs[node_id] for x in produced[src]]
-        ctx = Context(node_id, spec.name, is_source, emit)
+        ctx = Context(node_id, spec.name, is_source, emit, input_is_list)
         start = now_ms()
         emit({"event": "node_start", "node_id": node_id, "node_type": spec.name, "t_ms": start})
         try:
