@@ -71,7 +71,9 @@ def decode(value: dict[str, Any], path: str = "") -> np.ndarray:
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise RMError("invalid_input", "shape must be a list of non-negative integers", path=f"{path_meta}/shape")
+        raise RMError(
+            "invalid_input", "shape must be a list of non-negative integers", path=f"{path_meta}/shape"
+        )
     if not isinstance(data, str):
         raise RMError("invalid_input", "data must be a base64 string", path=path_data)
     try:

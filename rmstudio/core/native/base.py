@@ -28,7 +28,9 @@ class Context:
             "invalid_input",
             f"node '{self.node_id}' ({self.node_type}) {message}",
             node_id=self.node_id,
-            path=(f"/input_data/{index}" if self.input_is_list else "/input_data") if self.is_source else None,
+            path=(f"/input_data/{index}" if self.input_is_list else "/input_data")
+            if self.is_source
+            else None,
         )
 
     def failed(self, message: str) -> RMError:

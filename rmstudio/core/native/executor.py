@@ -13,7 +13,7 @@ from typing import Any
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import catalog
 from rmstudio.core.manifest.validate import effective_params, validate_data
-from rmstudio.core.native import nodes_math  # noqa: F401  (registers the math nodes)
+from rmstudio.core.native import nodes_audio, nodes_math  # noqa: F401  (register the nodes)
 from rmstudio.core.native.base import NODES, Context
 from rmstudio.core.native.values import to_internal, to_output
 from rmstudio.core.runs import NO_INPUT, EventCallback, RunRequest, RunResult
@@ -68,7 +68,8 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
     try:
         input_is_list = isinstance(request.input_data, list)
         items = [
-            to_internal(v, f"/input_data/{i}" if input_is_list else "/input_data") for i, v in enumerate(items)
+            to_internal(v, f"/input_data/{i}" if input_is_list else "/input_data")
+            for i, v in enumerate(items)
         ]
     except RMError as exc:
         return _fail(exc, emit, t0)
