@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rmstudio.core.audio import AUDIO_EXTENSIONS, audio_info, is_audio_path, load_audio
 from rmstudio.core.errors import RMError
 from rmstudio.core.native.base import Context
-from rmstudio.core.native.nodes_audio import AudioTransform
+from tests.unit.test_native_audio_nodes import import_nodes_audio
 
 # Quantisation step of each subtype (worst case error of a round trip through the file).
 STEP = {"PCM_U8": 1 / 128, "PCM_S8": 1 / 128, "PCM_16": 1 / 32768, "PCM_24": 2.0**-23, "PCM_32": 2.0**-31}
@@ -152,7 +152,9 @@ def test_jfk_variants_load_and_transform_back_to_the_original(jfk_wav, jfk_varia
         "sample_rate": audio.sample_rate,
         "channels": audio.channels,
     }
-    node = AudioTransform({"output_sample_rate": 16000, "output_channels": 1, "quality": "high"})
+    node = import_nodes_audio().AudioTransform(
+        {"output_sample_rate": 16000, "output_channels": 1, "quality": "high"}
+    )
     (out,) = node.process([item], Context("t", "AudioTransform", True, lambda e: None))
     assert out["sample_rate"] == 16000 and out["channels"] == 1
     assert abs(len(out["data"]) - 176000) <= 1
@@ -237,6 +239,26 @@ def test_other_truncated_formats(tmp_path, fmt, subtype, ext):
     cut = tmp_path / f"cut.{ext}"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     assert _code(cut).code == "audio_truncated"
+
+
+@pytest.mark.parametrize("placeholder", [0xFFFFFFFF, 0x7FFFFFFF])
+def test_streamed_wav_with_unknown_sizes_is_not_truncated(good_wav, tmp_path, placeholder):
+    # Recorders that stream a WAV write "unknown" sizes in the header; that is not a cut file.
+    data = bytearray(good_wav.read_bytes())
+    data[4:8] = struct.pack("<I", placeholder)
+    pos = data.index(b"data")
+    data[pos + 4 : pos + 8] = struct.pack("<I", placeholder)
+    path = tmp_path / "streamed.wav"
+    path.write_bytes(bytes(data))
+    audio = load_audio(path)
+    assert audio.frames == 8000 and audio.warnings == []
+    assert np.array_equal(audio.samples, load_audio(good_wav).samples)
+
+
+def test_trailing_bytes_after_the_data_are_harmless(good_wav, tmp_path):
+    path = tmp_path / "trailing.wav"
+    path.write_bytes(good_wav.read_bytes() + b"JUNK" + bytes(100))
+    assert load_audio(path).frames == 8000
 
 
 def test_png_renamed_to_wav(tmp_path):
@@ -338,6 +360,7 @@ _KNOWN_CODES = {
     cut=st.integers(0, 20000),
     flips=st.lists(st.tuples(st.integers(0, 20000), st.integers(0, 255)), max_size=4),
 )
+@example(cut=42, flips=[(21, 113)])  # a FLAC header claiming 2^32 frames (32 GiB as float32)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @pytest.mark.parametrize("ext", ["wav", "flac", "aiff"])
 def test_damaged_files_never_raise_anything_but_rmerror(tmp_path, ext, cut, flips):

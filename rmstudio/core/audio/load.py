@@ -11,10 +11,13 @@ hint; no soundfile or libsndfile exception ever leaves this module:
 ``audio_truncated``   the file ends before its header says it should (cut download or copy)
 ``audio_unsupported`` a media format this libsndfile cannot decode (M4A/AAC, WMA, video, ...)
 ``audio_invalid``     not an audio file at all (text, image, archive) or corrupt beyond reading
+``audio_too_large``   the decoded samples do not fit in memory
 ==================== ============================================================================
 
 libsndfile walks the RIFF chunks, so WAV files with chunks before ``data`` (jfk.wav has a
-LIST chunk) load correctly; nothing here assumes a 44-byte header.
+LIST chunk) load correctly; nothing here assumes a 44-byte header. A frame count in a header
+is not trusted with one big allocation when it is implausible for the file's size (a damaged
+FLAC header can claim four billion frames); such files are decoded block by block.
 """
 
 from __future__ import annotations
@@ -376,19 +379,16 @@ def load_audio(path: str | os.PathLike[str], *, allow_truncated: bool = False) -
             warnings.append(f"{p.name} is truncated ({cut}); using the frames that are present")
         if info.frames == 0 and info.format not in _ESTIMATED_LENGTH:
             raise no_frames_error(p)
-        try:
-            samples = f.read(dtype="float32", always_2d=True)
-        except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
-            detail = str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
+        samples, failure = _decode(f, info, p)
+        if failure is not None:
             if not allow_truncated:
                 raise _error(
                     "audio_truncated",
-                    f"{p.name} could not be decoded to the end ({detail}); it is damaged or truncated",
+                    f"{p.name} could not be decoded to the end ({failure}); it is damaged or truncated",
                     p,
                     TRUNCATED_HINT,
-                ) from None
-            warnings.append(f"{p.name} could not be decoded to the end ({detail})")
-            samples = _read_until_error(f)
+                )
+            warnings.append(f"{p.name} could not be decoded to the end ({failure})")
     frames = samples.shape[0]
     if frames < info.frames:
         message = f"decoded {frames} of the {info.frames} frames the header announces"
@@ -419,21 +419,57 @@ def load_audio(path: str | os.PathLike[str], *, allow_truncated: bool = False) -
     )
 
 
-def _read_until_error(f: sf.SoundFile, block: int = 1 << 15) -> np.ndarray:
-    """Read block by block from the start and keep what decodes before the first error."""
-    parts = []
+# A header whose frame count would decode to more than this many times the file's size (and
+# more than the floor below) is not trusted with a single allocation: the file is decoded
+# block by block instead, so a damaged header cannot ask for gigabytes up front.
+_PLAUSIBLE_EXPANSION = 64
+_PLAUSIBLE_FLOOR = 256 << 20
+_BLOCK_FRAMES = 1 << 18
+
+
+def _decode(f: sf.SoundFile, info: AudioInfo, path: Path) -> tuple[np.ndarray, str | None]:
+    """All frames as float32 (frames, channels), plus why decoding stopped early (or None)."""
+    claimed = info.frames * info.channels * 4
+    trusted = claimed <= max(_PLAUSIBLE_FLOOR, _PLAUSIBLE_EXPANSION * info.size_bytes)
     try:
-        f.seek(0)
+        if trusted or info.format in _ESTIMATED_LENGTH:
+            # One read: fastest, and libsndfile decodes some MP3s correctly only this way.
+            try:
+                return f.read(dtype="float32", always_2d=True), None
+            except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
+                return _read_blocks(f, restart=True)[0], _detail(exc)
+        return _read_blocks(f, restart=False)
+    except MemoryError:
+        raise _error(
+            "audio_too_large",
+            f"{path.name} is too large to decode in memory ({info.frames} frames x {info.channels} "
+            f"channels = {claimed / 2**30:.1f} GiB as float32)",
+            path,
+            "Split the recording, or convert it to mono or a lower sample rate first",
+        ) from None
+
+
+def _detail(exc: BaseException) -> str:
+    return str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
+
+
+def _read_blocks(f: sf.SoundFile, restart: bool) -> tuple[np.ndarray, str | None]:
+    """Read block by block (from the start if ``restart``); keep what decodes before an error."""
+    parts: list[np.ndarray] = []
+    failure = None
+    try:
+        if restart:
+            f.seek(0)
         while True:
-            data = f.read(block, dtype="float32", always_2d=True)
+            data = f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
             if len(data) == 0:
                 break
             parts.append(data)
-    except (sf.SoundFileError, RuntimeError, OSError, ValueError):
-        pass
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
+        failure = _detail(exc)
     if not parts:
-        return np.zeros((0, f.channels), dtype=np.float32)
-    return np.concatenate(parts)
+        return np.zeros((0, f.channels), dtype=np.float32), failure
+    return np.concatenate(parts), failure
 
 
 def readable_formats() -> dict[str, str]:
