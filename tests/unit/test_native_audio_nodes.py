@@ -431,3 +431,47 @@ def test_transform_int16_input_and_quality_param():
     assert len(hi["data"]) == len(lo["data"]) == 3200
     assert not np.array_equal(hi["data"], lo["data"])
     assert np.abs(hi["data"] - lo["data"]).max() < 0.05
+
+
+# -------------------------------------------------------------- through the executor
+
+
+def test_a_pipeline_through_the_reference_executor_with_remotemedia_names():
+    from rmstudio.core import native
+    from rmstudio.core.manifest import catalog
+    from rmstudio.core.runs import RunRequest
+
+    if catalog.find_node("AudioInput") is None:
+        pytest.skip("the catalog has no audio nodes yet")
+    rate = 44100
+    tone = np.concatenate([np.zeros(rate), sine(440, rate, 1.0), np.zeros(rate)])
+    stereo = np.stack([tone, tone], axis=1).reshape(-1).astype(np.float32)
+    manifest = {
+        "version": "v1",
+        "metadata": {"name": "audio"},
+        "nodes": [
+            {"id": "in", "node_type": "AudioInput"},
+            {"id": "rs", "node_type": "ResampleNode", "params": {"target_rate": 16000, "output_channels": 1}},
+            {"id": "vad", "node_type": "VADTrim", "params": {"padding_ms": 100}},
+            {"id": "buf", "node_type": "AudioBuffer", "params": {"buffer_size_samples": 8000}},
+        ],
+        "connections": [
+            {"from": "in", "to": "rs"},
+            {"from": "rs", "to": "vad"},
+            {"from": "vad", "to": "buf"},
+        ],
+    }
+    item = {"data": typed_arrays.encode(stereo), "sample_rate": rate, "channels": 2, "start_time": 0}
+    result = native.run(RunRequest(manifest, [item], {}))
+    assert result.ok, result.error
+    chunks = result.outputs
+    assert all(c["sample_rate"] == 16000 and c["channels"] == 1 for c in chunks)
+    assert all(c["data"]["dtype"] == "float32" for c in chunks)
+    frames = [c["data"]["shape"][0] for c in chunks]
+    assert frames[:-1] == [8000] * (len(frames) - 1)
+    # The tone starts at 1 s: the first chunk starts one 30 ms frame boundary minus 100 ms before.
+    assert chunks[0]["start_time"] == pytest.approx(33 * 480 / 16000 - 0.1)
+    assert [c["start_time"] for c in chunks] == pytest.approx(
+        [chunks[0]["start_time"] + k * 0.5 for k in range(len(chunks))]
+    )
+    assert sum(frames) == 67 * 480 + 1600 - (33 * 480 - 1600)
