@@ -145,8 +145,7 @@ def jfk_variants(jfk_wav, tmp_path_factory):
 def test_jfk_variants_load_and_transform_back_to_the_original(jfk_wav, jfk_variants, variant):
     original = load_audio(jfk_wav)
     audio = load_audio(jfk_variants[variant])
-    assert abs(audio.frames / audio.sample_rate * 16000 - 176000) <= 1 * 16000 / audio.sample_rate + 1e-6
-    assert abs(audio.duration - original.duration) <= 1 / audio.sample_rate
+    assert abs(audio.duration - original.duration) <= 1 / audio.sample_rate  # same length, ±1 frame
     item = {
         "data": audio.samples.reshape(-1),
         "sample_rate": audio.sample_rate,
