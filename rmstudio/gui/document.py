@@ -33,6 +33,9 @@ from rmstudio.core.manifest.document import read_text, write_text_atomic
 
 MERGE_WINDOW_S = 1.2
 VALIDATE_DELAY_MS = 250
+# Above this size, problems are listed with their JSON path only: mapping paths to lines
+# walks every value in Python, too slow to repeat while typing in a multi-megabyte file.
+LINE_MAPPING_MAX_CHARS = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class DocumentModel(QObject):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self._text = ""
+        self.loading = False  # True while a newly opened text is announced (views reset, not diff)
         self.path: Path | None = None
         self.title = "untitled"
         # Parse state, recomputed on every change (cheap: json.loads of a small file).
@@ -172,7 +176,11 @@ class DocumentModel(QObject):
         self._text = text
         self.undo_stack.setClean()
         self._reparse()
-        self.text_changed.emit(text)
+        self.loading = True
+        try:
+            self.text_changed.emit(text)
+        finally:
+            self.loading = False
         self.source_changed.emit()
         self.modified_changed.emit(False)
         self.validate_now()
@@ -284,6 +292,8 @@ class DocumentModel(QObject):
                 exc.line = 1
             problems.append(Problem("error", exc))
         else:
+            if len(self._text) > LINE_MAPPING_MAX_CHARS:
+                doc.text = None
             report = validate(doc)
             problems += [Problem("error", e) for e in report.errors]
             problems += [Problem("warning", w) for w in report.warnings]

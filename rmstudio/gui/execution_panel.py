@@ -56,11 +56,10 @@ ENGINE_LABELS = {"wasm": "WASM sandbox", "native": "Native reference (numpy)"}
 REFRESH_MS = 150
 LOG_MAX_LINES = 5000
 OUTPUT_PREVIEW_CHARS = 60_000
-WRAP = 100
 
 
 def output_preview(outputs: Any) -> str:
-    """The outputs as JSON for display: laid out like the examples when small, else wrapped and cut.
+    """The outputs as JSON for display: laid out like the examples when small, else compact and cut.
 
     Runs on the worker thread; large outputs never go through the per-item pretty printer
     (a list of a million numbers would hold the GIL for seconds).
@@ -68,9 +67,7 @@ def output_preview(outputs: Any) -> str:
     compact = json.dumps(outputs, ensure_ascii=False, allow_nan=True, separators=(", ", ": "))
     if len(compact) <= OUTPUT_PREVIEW_CHARS // 4:
         return format_manifest(outputs)
-    shown = compact[:OUTPUT_PREVIEW_CHARS]
-    lines = [shown[i : i + WRAP] for i in range(0, len(shown), WRAP)]
-    text = "\n".join(lines)
+    text = compact[:OUTPUT_PREVIEW_CHARS]  # one long line: the view wraps it after the commas
     if len(compact) > OUTPUT_PREVIEW_CHARS:
         text += (
             f"\n\n… cut for display: {OUTPUT_PREVIEW_CHARS:,} of {len(compact):,} characters shown"
@@ -79,9 +76,51 @@ def output_preview(outputs: Any) -> str:
     return text
 
 
-def _short_json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 2000 else json.dumps(value, indent=2, ensure_ascii=False)
+INPUT_INLINE_CHARS = 20_000
+
+
+def format_ms(ms: float) -> str:
+    if ms >= 10_000:
+        return f"{ms / 1000:.1f} s"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def run_details(result: RunResult, telemetry: RunTelemetry) -> str:
+    """The summary's tooltip: host timings, module cache, memory, graph."""
+    host = result.host
+    lines = [f"engine: {ENGINE_LABELS.get(result.engine, result.engine)}"]
+    for key, label in (
+        ("wall_ms", "wall time"),
+        ("module_load_ms", "module load"),
+        ("instantiate_ms", "instantiate"),
+    ):
+        if isinstance(host.get(key), (int, float)):
+            lines.append(f"{label}: {format_ms(host[key])}")
+    if host.get("module_cache"):
+        lines.append(f"compiled-module cache: {host['module_cache']}")
+    peak = host.get("peak_memory_bytes") or result.metrics.get("peak_memory_bytes")
+    if peak:
+        lines.append(f"peak guest memory: {peak / MIB:.1f} MiB")
+    rss = host.get("peak_rss_bytes") or telemetry.peak_rss
+    if rss:
+        lines.append(f"peak process RSS: {rss / MIB:.0f} MiB")
+    order = result.graph_info.get("execution_order") if result.graph_info else None
+    if order:
+        shown = " → ".join(order[:8]) + (" → …" if len(order) > 8 else "")
+        lines.append(f"order: {shown}")
+    lines.append(f"events: {telemetry.event_count}")
+    return "\n".join(lines)
+
+
+def describe_value(value: Any) -> str:
+    """A few words about a JSON value: ``a list of 3 items``, ``an object``."""
+    if isinstance(value, list):
+        return f"a list of {len(value):,} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} field{'s' if len(value) != 1 else ''}"
+    return f"a {type(value).__name__}"
 
 
 class ExecutionPanel(QWidget):
@@ -97,6 +136,7 @@ class ExecutionPanel(QWidget):
         self.controller.finished.connect(self._on_finished)
         self.telemetry = RunTelemetry()
         self.last_result: RunResult | None = None
+        self._document_input: tuple[str, Any] | None = None
         self._pending_log: list[str] = []
         self._run_started_at = 0.0
         self._engine_running = "wasm"
@@ -244,9 +284,21 @@ class ExecutionPanel(QWidget):
         return Limits(memory_bytes=self.memory_spin.value() * MIB, timeout_s=timeout if timeout > 0 else None)
 
     def set_input_from_document(self) -> None:
-        """Prefill the input box from a run-request file's input_data."""
-        if self.model.has_input:
-            self.input_edit.setPlainText(_short_json(self.model.input_data))
+        """Prefill the input box from a run-request file's input_data.
+
+        Large inputs are not pasted into the box: it shows a one-line stand-in, and the
+        items from the file are used for as long as that line is left unchanged.
+        """
+        self._document_input = None
+        if not self.model.has_input:
+            return
+        data = self.model.input_data
+        text = json.dumps(data, ensure_ascii=False)
+        if len(text) > INPUT_INLINE_CHARS:
+            what = f"{describe_value(data)}, {len(text):,} characters"
+            text = f"<input_data of {self.model.display_name}: {what}>"
+            self._document_input = (text, data)
+        self.input_edit.setPlainText(text)
 
     # ---------------------------------------------------------------- running
 
@@ -282,6 +334,8 @@ class ExecutionPanel(QWidget):
         text = self.input_edit.toPlainText().strip()
         if not text:
             return NO_INPUT
+        if self._document_input is not None and text == self._document_input[0]:
+            return self._document_input[1]
         if text[0] in '[{"-0123456789' or text in ("true", "false", "null"):
             # Clearly meant as JSON: report JSON syntax errors with their position.
             try:
@@ -375,15 +429,17 @@ class ExecutionPanel(QWidget):
         wall = result.host.get("wall_ms")
         peak = result.metrics.get("peak_memory_bytes") or result.host.get("peak_memory_bytes")
         peak = peak or self.telemetry.peak_memory
-        bits = [engine]
+        bits = []
         if isinstance(wall, (int, float)):
-            bits.append(f"{wall / 1000:.2f} s" if wall >= 1000 else f"{wall:.1f} ms wall")
+            bits.append(format_ms(wall))
+        bits.append(engine)
         if peak:
             bits.append(f"peak guest memory {peak / MIB:.1f} MiB")
+        self.summary.setToolTip(run_details(result, self.telemetry))
         if result.ok:
             outputs = result.outputs or []
             bits.append(f"{len(outputs)} output{'s' if len(outputs) != 1 else ''}")
-            self.summary.setText("✔ Done · " + " · ".join(bits))
+            self.summary.setText("✔ " + " · ".join(bits))
             self.summary.setStyleSheet("color: #1b5e20;")
             self.output_view.setPlainText(output_text)
             for w in result.warnings:
@@ -406,7 +462,8 @@ class ExecutionPanel(QWidget):
         self.run_finished.emit(result)
 
     def _show_error(self, error: RMError, summary: str | None) -> None:
-        self.error_box.setText(error.describe())
+        text = error.describe()
+        self.error_box.setText(text[:1].upper() + text[1:])
         self.error_box.setToolTip(f"error code: {error.code}")
         self.error_box.setVisible(True)
         if summary:

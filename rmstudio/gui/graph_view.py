@@ -29,6 +29,8 @@ NODE_W = 150.0
 NODE_H = 50.0
 COL_GAP = 70.0
 ROW_GAP = 26.0
+BAND_GAP = 46.0
+MIN_SCALE = 0.7  # below this the labels are unreadable: long pipelines wrap into bands instead
 
 FILL = QColor("#eef3fa")
 BORDER = QColor("#5f7fa8")
@@ -99,6 +101,7 @@ class GraphView(QGraphicsView):
         self.model = model
         self.selected: str | None = None
         self.items_by_id: dict[str, NodeItem] = {}
+        self._columns = 0
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -140,11 +143,13 @@ class GraphView(QGraphicsView):
         for placed in layout.nodes:
             rows_in[placed.layer] = rows_in.get(placed.layer, 0) + 1
         total_h = layout.max_rows * NODE_H + (layout.max_rows - 1) * ROW_GAP
+        columns = self._columns = self._columns_that_fit()
         for placed in layout.nodes:
             item = NodeItem(placed.node_id, placed.node_type, invalid.get(placed.node_id))
             col_h = rows_in[placed.layer] * NODE_H + (rows_in[placed.layer] - 1) * ROW_GAP
-            x = placed.layer * (NODE_W + COL_GAP)
-            y = (total_h - col_h) / 2 + placed.row * (NODE_H + ROW_GAP)
+            band, col = divmod(placed.layer, columns)
+            x = col * (NODE_W + COL_GAP)
+            y = band * (total_h + BAND_GAP) + (total_h - col_h) / 2 + placed.row * (NODE_H + ROW_GAP)
             item.setPos(x, y)
             item.setZValue(1)
             self._scene.addItem(item)
@@ -162,6 +167,10 @@ class GraphView(QGraphicsView):
             end = QPointF(rb.left(), rb.center().y())
             dx = (end.x() - start.x()) * 0.5
             c1, c2 = QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y())
+        elif rb.top() > ra.bottom():  # into the next band of a wrapped pipeline
+            start = QPointF(ra.right(), ra.center().y())
+            end = QPointF(rb.left(), rb.center().y())
+            c1, c2 = QPointF(start.x() + 70, start.y() + 60), QPointF(end.x() - 70, end.y() - 60)
         else:  # same column or backwards (a cycle): loop around below
             start = QPointF(ra.center().x(), ra.bottom())
             end = QPointF(rb.center().x(), rb.bottom())
@@ -185,6 +194,11 @@ class GraphView(QGraphicsView):
         arrow = self._scene.addPolygon(head, QPen(EDGE, 1.0), QBrush(EDGE))
         arrow.setZValue(2)
 
+    def _columns_that_fit(self) -> int:
+        # Room for the scroll bar and the scene margins, at the smallest readable scale.
+        width = max(200, self.viewport().width() - 20)
+        return max(2, int((width / MIN_SCALE - 40 + COL_GAP) // (NODE_W + COL_GAP)))
+
     def _fit(self) -> None:
         rect = self._scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
         self._scene.setSceneRect(rect)
@@ -192,8 +206,15 @@ class GraphView(QGraphicsView):
         view = self.viewport().rect()
         if rect.width() > 0 and rect.height() > 0 and view.width() > 0:
             scale = min(view.width() / rect.width(), view.height() / rect.height(), 1.0)
+            scale = max(scale, MIN_SCALE)  # too tall still: scroll rather than shrink to dots
             self.scale(scale, scale)
+        if self.selected in self.items_by_id:
+            self.ensureVisible(self.items_by_id[self.selected], 20, 20)
+        else:
+            self.ensureVisible(QRectF(rect.left(), rect.top(), 1, 1))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if self.items_by_id and self._columns_that_fit() != self._columns:
+            self._timer.start()  # the wrap width changed: lay out again
         self._fit()

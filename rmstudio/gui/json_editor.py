@@ -25,7 +25,17 @@ from PySide6.QtGui import (
     QTextCursor,
     QTextFormat,
 )
-from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QStackedWidget,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rmstudio.gui.document import DocumentModel
 
@@ -59,7 +69,11 @@ class JsonHighlighter(QSyntaxHighlighter):
     _literal = QRegularExpression(r"\b(?:true|false|null)\b")
     _punct = QRegularExpression(r"[{}\[\],:]")
 
+    MAX_LINE = 4000  # longer lines (inline data) stay plain: colouring them would stall typing
+
     def highlightBlock(self, text: str) -> None:
+        if len(text) > self.MAX_LINE:
+            return
         for rx, fmt in (
             (self._punct, self.PUNCT),
             (self._number, self.NUMBER),
@@ -98,6 +112,7 @@ class JsonEditor(QPlainTextEdit):
         super().__init__(parent)
         self.model = model
         self._applying = False
+        self.suspended = False
         self._problem_lines: dict[int, str] = {}
         self.setUndoRedoEnabled(False)
         self.setFont(monospace_font())
@@ -121,11 +136,26 @@ class JsonEditor(QPlainTextEdit):
     # ---------------------------------------------------------------- model sync
 
     def _user_changed(self) -> None:
-        if not self._applying:
+        if not self._applying and not self.suspended:
             self.model.user_edit(self.toPlainText())
+
+    def suspend(self, on: bool) -> None:
+        """Stop (or resume) mirroring the model: used while the text is too large to show."""
+        if on == self.suspended:
+            return
+        self.suspended = on
+        self._applying = True
+        try:
+            self.clear()
+        finally:
+            self._applying = False
+        if not on:
+            self.show_text(self.model.text)
 
     def show_text(self, text: str) -> None:
         """Make the widget show ``text``, touching only the range that differs."""
+        if self.suspended:
+            return
         current = self.toPlainText()
         if current == text:
             return
@@ -140,7 +170,7 @@ class JsonEditor(QPlainTextEdit):
         cursor = QTextCursor(self.document())
         self._applying = True
         try:
-            if start == 0 and end_cur == len(current):
+            if self.model.loading or (start == 0 and end_cur == len(current)):
                 # Whole text differs (a file was opened): start at the top.
                 self.setPlainText(text)
                 self.moveCursor(QTextCursor.MoveOperation.Start)
@@ -309,3 +339,98 @@ class JsonEditor(QPlainTextEdit):
 def _qt_pos(text: str, index: int) -> int:
     """QTextDocument positions count UTF-16 code units; Python indexes code points."""
     return index + sum(1 for ch in text[:index] if ord(ch) > 0xFFFF)
+
+
+LONG_LINE_CHARS = 50_000
+LARGE_TEXT_CHARS = 5_000_000
+
+
+def too_large_to_show(text: str) -> str | None:
+    """Why ``text`` would stall a text widget (one enormous line, or megabytes), else None."""
+    if len(text) > LARGE_TEXT_CHARS:
+        return f"{len(text) / 1e6:.1f} million characters"
+    longest = max(map(len, text.split("\n")), default=0)
+    if longest > LONG_LINE_CHARS:
+        return f"a line of {longest:,} characters (inline data)"
+    return None
+
+
+class EditorArea(QStackedWidget):
+    """The editor, or - for a file too large to show as text - a notice with the ways forward.
+
+    Typing into a text view with one multi-megabyte line (a run request with its audio
+    inline, say) freezes any text widget, so such files open with the text view off. Every
+    other panel works as usual (the model holds the exact text; forms, undo, save and run
+    are unaffected). "Show the text anyway" turns it on for this document; "Lay out the
+    JSON" reformats it into short lines (one undoable step).
+    """
+
+    def __init__(self, model: DocumentModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.editor = JsonEditor(model)
+        self.notice = QWidget()
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reason.setStyleSheet("color: #444;")
+        self.show_anyway = QPushButton("Show the text anyway")
+        self.show_anyway.clicked.connect(self._force_show)
+        self.layout_button = QPushButton("Lay out the JSON in short lines")
+        self.layout_button.setToolTip("Reformat the file (undoable); long lists then span many short lines")
+        self.layout_button.clicked.connect(self._reformat)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.show_anyway)
+        buttons.addWidget(self.layout_button)
+        buttons.addStretch(1)
+        box = QVBoxLayout(self.notice)
+        box.addStretch(1)
+        title = QLabel("This file is too large to edit as text")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title.setStyleSheet("font-weight: bold; font-size: 12pt;")
+        box.addWidget(title)
+        box.addWidget(self.reason)
+        box.addLayout(buttons)
+        box.addStretch(2)
+        self.addWidget(self.editor)
+        self.addWidget(self.notice)
+        self._forced = False
+        model.text_changed.connect(self._check)
+        model.source_changed.connect(self._new_document)
+        self._check(model.text)
+
+    @property
+    def showing_text(self) -> bool:
+        return self.currentWidget() is self.editor
+
+    def _new_document(self) -> None:
+        self._forced = False
+        self._check(self.model.text)
+
+    def _check(self, text: str) -> None:
+        if self.model.loading:
+            self._forced = False
+        why = None if self._forced else too_large_to_show(text)
+        if why:
+            self.reason.setText(
+                f"It has {why}. The pipeline panels, the run and Save work as usual; "
+                "showing the text may make the window slow."
+            )
+            self.editor.suspend(True)
+            self.setCurrentWidget(self.notice)
+        else:
+            self.setCurrentWidget(self.editor)
+            self.editor.suspend(False)
+
+    def _force_show(self) -> None:
+        self._forced = True
+        self._check(self.model.text)
+
+    def _reformat(self) -> None:
+        from rmstudio.core.errors import RMError
+
+        try:
+            self.model.reformat()
+        except RMError:
+            self._force_show()

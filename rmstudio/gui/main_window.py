@@ -59,7 +59,7 @@ from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.execution_panel import ENGINE_LABELS, ExecutionPanel
 from rmstudio.gui.file_types import FileKind, Handler, OpenPlan, plan_open
 from rmstudio.gui.graph_view import GraphView
-from rmstudio.gui.json_editor import JsonEditor
+from rmstudio.gui.json_editor import EditorArea
 from rmstudio.gui.node_list import NodeList, node_type_menu
 from rmstudio.gui.param_form import ParamForm
 from rmstudio.gui.problems_view import ProblemsView
@@ -127,14 +127,15 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
 
-        self.editor = JsonEditor(self.model)
+        self.editor_area = EditorArea(self.model)
+        self.editor = self.editor_area.editor
         self.problems = ProblemsView(self.model)
         self.node_list = NodeList(self.model)
         self.connections = ConnectionsEditor(self.model)
         self.param_form = ParamForm(self.model)
         self.graph = GraphView(self.model)
         self.execution = ExecutionPanel(self.model)
-        self.setCentralWidget(self.editor)
+        self.setCentralWidget(self.editor_area)
         self._build_docks()
         self._build_actions()
         self._build_menus()
@@ -192,13 +193,13 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
         w, h = self.width(), self.height()
-        left = max(280, int(w * 0.22))
-        right = max(420, int(w * 0.33))
+        left = max(270, int(w * 0.2))
+        right = max(420, int(w * 0.32))
         self.resizeDocks([self.pipeline_dock, self.run_dock], [left, right], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.graph_dock], [max(200, int(h * 0.3))], Qt.Orientation.Vertical)
-        middle = max(300, w - left - right)
         self.resizeDocks(
-            [self.graph_dock, self.problems_dock], [middle // 2, middle // 2], Qt.Orientation.Horizontal
+            [self.graph_dock, self.problems_dock],
+            [max(160, int(h * 0.3)), max(90, int(h * 0.12))],
+            Qt.Orientation.Vertical,
         )
         total = max(400, h - 120)
         self.pipeline_splitter.setSizes([int(total * 0.28), int(total * 0.24), int(total * 0.48)])
@@ -356,6 +357,11 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.undo_action)
         tb.addAction(self.redo_action)
+        for action in (self.undo_action, self.redo_action):
+            # Their text names the step ("Undo Set add.addend"): icon only, the text in the tooltip.
+            button = tb.widgetForAction(action)
+            if button is not None:
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         tb.addSeparator()
         tb.addAction(self.run_action)
         tb.addAction(self.cancel_action)

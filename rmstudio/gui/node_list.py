@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -27,6 +27,26 @@ from rmstudio.core.manifest import catalog, edit
 from rmstudio.gui.document import DocumentModel
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+CATEGORY_COLORS = {
+    "math": "#3d6fb6",
+    "utility": "#8a8f98",
+    "audio": "#2e8b57",
+    "speech": "#7b4fb3",
+    "io": "#b8860b",
+}
+
+
+def category_icon(category: str | None) -> QIcon:
+    """A small coloured dot per node category (grey for unknown types)."""
+    pix = QPixmap(14, 14)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(CATEGORY_COLORS.get(category or "", "#b0b0b0")))
+    painter.drawEllipse(3, 3, 8, 8)
+    painter.end()
+    return QIcon(pix)
 
 
 def node_type_menu(parent: QWidget, on_pick) -> QMenu:
@@ -58,6 +78,8 @@ class NodeList(QWidget):
         self.model = model
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
+        self.list.setIconSize(QSize(14, 14))
+        self.list.setStyleSheet("QListWidget::item { padding: 2px 2px; }")
         self.list.currentItemChanged.connect(self._current_changed)
         style = self.style()
 
@@ -141,6 +163,7 @@ class NodeList(QWidget):
             item.setData(ID_ROLE, node_id)
             spec = catalog.find_node(type_name)
             tip = spec.description if spec else f"unknown node type '{type_name}'"
+            item.setIcon(category_icon(spec.category if spec else None))
             if node_id in invalid:
                 item.setIcon(warn_icon)
                 item.setForeground(QColor("#b71c1c"))

@@ -50,11 +50,12 @@ class LivePlots(QWidget):
         self.memory_plot.getPlotItem().setLabel("left", "memory (MiB)")
         fill = QColor(MEMORY_COLOR)
         fill.setAlpha(40)
+        # Steps, not slopes: memory grows in pages and progress in finished nodes.
         self.memory_curve = self.memory_plot.plot(
-            pen=pg.mkPen(MEMORY_COLOR, width=2), fillLevel=0, brush=pg.mkBrush(fill)
+            pen=pg.mkPen(MEMORY_COLOR, width=2), fillLevel=0, brush=pg.mkBrush(fill), stepMode="left"
         )
         self.progress_plot = _plot("Progress", "done (%)", None)
-        self.progress_curve = self.progress_plot.plot(pen=pg.mkPen(PROGRESS_COLOR, width=2))
+        self.progress_curve = self.progress_plot.plot(pen=pg.mkPen(PROGRESS_COLOR, width=2), stepMode="left")
         self.realtime_line = pg.InfiniteLine(
             pos=1.0,
             angle=0,
@@ -73,7 +74,7 @@ class LivePlots(QWidget):
         self.memory_plot.setXRange(0, 1, padding=0)
         self.memory_plot.setYRange(0, 1, padding=0)
         self.progress_plot.setXRange(0, 1, padding=0)
-        self.progress_plot.setYRange(0, 100, padding=0)
+        self.progress_plot.setYRange(0, 110, padding=0)
         self._mode = "progress"
         self._titles: dict[int, str] = {}
         layout = QVBoxLayout(self)
@@ -103,10 +104,12 @@ class LivePlots(QWidget):
         item = self.progress_plot.getPlotItem()
         if mode == "rtf":
             self.progress_curve.setPen(pg.mkPen(RTF_COLOR, width=2))
+            self.progress_curve.opts["stepMode"] = None  # RTF is a rate: a line, not steps
             item.setLabel("left", "RTF (wall s / audio s)")
             self.progress_plot.addItem(self.realtime_line)
         else:
             self.progress_curve.setPen(pg.mkPen(PROGRESS_COLOR, width=2))
+            self.progress_curve.opts["stepMode"] = "left"
             item.setLabel("left", "done (%)")
             self.progress_plot.removeItem(self.realtime_line)
 
@@ -138,7 +141,7 @@ class LivePlots(QWidget):
             self._set_mode("progress")
             x, y = tel.progress.arrays()
             self.progress_curve.setData(x, y)
-            self.progress_plot.setYRange(0, 105, padding=0)
+            self.progress_plot.setYRange(0, 110, padding=0)
             pct = tel.percent
             label = f"Progress · {pct:.0f} % of {tel.node_count} nodes" if pct is not None else "Progress"
             self._title(self.progress_plot, label)
