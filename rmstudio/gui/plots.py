@@ -50,11 +50,11 @@ class LivePlots(QWidget):
         self.memory_plot.getPlotItem().setLabel("left", "memory (MiB)")
         fill = QColor(MEMORY_COLOR)
         fill.setAlpha(40)
-        # Steps, not slopes: memory grows in pages and progress in finished nodes.
         self.memory_curve = self.memory_plot.plot(
-            pen=pg.mkPen(MEMORY_COLOR, width=2), fillLevel=0, brush=pg.mkBrush(fill), stepMode="left"
+            pen=pg.mkPen(MEMORY_COLOR, width=2), fillLevel=0, brush=pg.mkBrush(fill)
         )
         self.progress_plot = _plot("Progress", "done (%)", None)
+        # Progress moves in steps (a node finishes), so it is drawn as steps.
         self.progress_curve = self.progress_plot.plot(pen=pg.mkPen(PROGRESS_COLOR, width=2), stepMode="left")
         self.realtime_line = pg.InfiniteLine(
             pos=1.0,
@@ -119,7 +119,7 @@ class LivePlots(QWidget):
         if not tel.take_dirty() and not force:
             return False
         self.redraws += 1
-        x_end = max(0.01, tel.last_t * 1.05)
+        x_end = max(0.001, tel.last_t * 1.08)
         x, y = tel.memory.arrays()
         self.memory_curve.setData(x, y)
         top = max(1.0, float(y.max()) * 1.2) if len(y) else 1.0
