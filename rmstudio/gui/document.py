@@ -111,7 +111,6 @@ class DocumentModel(QObject):
         self.path: Path | None = None
         self.title = "untitled"
         # Parse state, recomputed on every change (cheap: json.loads of a small file).
-        self.root: Any = None
         self.manifest: dict[str, Any] | None = None
         self.prefix = ""
         self.input_data: Any = None
@@ -266,12 +265,10 @@ class DocumentModel(QObject):
         try:
             doc = from_text(self._text, str(self.path) if self.path else None)
         except RMError as exc:
-            self.root = None
             self.manifest = None
             self.prefix = ""
             self.parse_error = exc
         else:
-            self.root = None
             self.manifest = doc.data
             self.prefix = doc.pointer_prefix
             self.has_input = doc.has_input

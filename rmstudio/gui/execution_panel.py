@@ -329,6 +329,13 @@ class ExecutionPanel(QWidget):
         input_data = self.input_items()
         return RunRequest(model.manifest, input_data, dict(model.options), self.limits())
 
+    def input_text_to_remember(self) -> str:
+        """The input box for the settings: not the stand-in line for a large document input."""
+        text = self.input_edit.toPlainText()
+        if self._document_input is not None and text.strip() == self._document_input[0]:
+            return ""
+        return text
+
     def input_items(self) -> Any:
         """The input box as input_data: JSON text, ``@file.json`` or a path (like ``--input``)."""
         text = self.input_edit.toPlainText().strip()

@@ -423,7 +423,7 @@ class MainWindow(QMainWindow):
         s.set("run/engine", self.execution.engine)
         s.set("run/memory_limit_mib", self.execution.memory_spin.value())
         s.set("run/timeout_s", self.execution.timeout_spin.value())
-        s.set("run/input", self.execution.input_edit.toPlainText())
+        s.set("run/input", self.execution.input_text_to_remember())
         s.set("window/geometry", bytes(self.saveGeometry().data()))
         s.set("window/state", bytes(self.saveState().data()))
         s.sync()

@@ -265,3 +265,41 @@ def test_about_names_every_version():
     assert names["Qt"] and names["PySide6"]
     assert "Guest executor" in names
     assert "wasmtime" in about_html()
+
+
+def test_a_file_with_an_enormous_line_opens_with_the_text_view_off(window, tmp_path, qtbot):
+    big = tmp_path / "big_request.json"
+    manifest = json.loads((EXAMPLES / "calculator.json").read_text())
+    big.write_text(json.dumps({"manifest": manifest, "input_data": list(range(20_000))}))
+    assert window.open_manifest(big)
+    area = window.editor_area
+    assert not area.showing_text and "characters" in area.reason.text()
+    assert window.editor.toPlainText() == ""  # nothing handed to the text widget
+    # Everything else works: the form edits the exact text, undo restores it, Run gets the items.
+    window.node_list.select("add")
+    settle(qtbot, window)
+    window.param_form.row("addend").setValue(1)
+    assert '"addend": 1}' in window.model.text and window.model.modified
+    assert window.execution.input_items() == list(range(20_000))
+    assert window.execution.input_edit.toPlainText().startswith("<input_data of big_request.json")
+    window.model.undo_stack.undo()
+    assert window.model.text == big.read_text()
+    area.layout_button.click()  # lay the JSON out in short lines: the text view comes back
+    assert area.showing_text and window.editor.toPlainText() == window.model.text
+    window.model.undo_stack.undo()
+    assert not area.showing_text
+    area.show_anyway.click()
+    assert area.showing_text and window.editor.toPlainText() == big.read_text()
+
+
+def test_format_json_and_next_problem(window, calc_file, qtbot):
+    window.open_manifest(calc_file)
+    squashed = json.dumps(json.loads(window.model.text))
+    window.model.apply(squashed, "squash")
+    window.format_action.trigger()
+    assert window.model.text == calc_file.read_text()
+    window.model.apply(window.model.text.replace('"AddNode"', '"Nope"'), "typo")
+    settle(qtbot, window)
+    window.editor.go_to_line(1)
+    window.next_problem_action.trigger()
+    assert window.editor.current_line() == window.model.errors[0].line
