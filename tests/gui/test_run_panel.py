@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -180,3 +181,25 @@ def test_closing_the_window_during_a_run_cancels_it_cleanly(window, qtbot):
     assert blocker.args[0].error.code == "cancelled"
     assert not panel.running
     print(f"\n[benchmark] close during a run: window gone after {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+
+def test_start_cancel_cycles_leave_no_threads_behind(window, qtbot):
+    panel = window.execution
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS):  # warm: module loaded, ticker up
+        panel.run_request(long_request(2, 10), "wasm")
+    def os_threads() -> int:  # every native thread of the process, QThreads included
+        try:
+            return len(os.listdir("/proc/self/task"))
+        except OSError:
+            return threading.active_count()
+
+    qtbot.wait(100)
+    baseline = os_threads()
+    for _ in range(20):
+        with qtbot.waitSignal(panel.run_finished, timeout=30_000) as blocker:
+            panel.run_request(long_request(100, 300_000), "wasm")
+            panel.cancel()
+        assert blocker.args[0].error.code == "cancelled"
+    qtbot.wait(200)
+    assert os_threads() <= baseline
+    assert not panel.running
