@@ -19,21 +19,23 @@ validates, executes or converts on its own. Modules, one job each:
 ``settings``                typed QSettings spec (robust to garbage values)
 ``autosave``                swap files and restore after a crash
 ``file_types``              extension -> kind -> handler, for Open, drops and the CLI
+``audio_panel``             dropped audio: file list, streamed waveform, playback, seek
 ``about`` / ``dialogs``     Help > About; the few modal questions (patched in tests)
 ``qt_compat``               guard against a PySide6 reference-count bug on Python 3.11
 ==========================  ================================================================
 
 Extension points for the next steps (see each module's docstring):
 
-* **Audio panel** (drop audio files, file list, waveform, playback): a widget added with
-  ``MainWindow.add_panel("Audio", widget, Qt.LeftDockWidgetArea)``, registered for dropped
-  and opened audio with ``MainWindow.register_file_handler(FileKind.AUDIO, handler)``;
-  ``file_types.EXTENSIONS`` already maps the audio extensions. Waveform min/max summaries
-  come from ``core.audio``; playback uses QtMultimedia (in PySide6-Addons).
+* **Audio panel** (built; the worked example of the two hooks below): added with
+  ``MainWindow.add_panel("Audio", ...)`` and fed by
+  ``MainWindow.register_file_handler(FileKind.AUDIO, ...)``; waveforms from
+  ``core.audio.summarize_file`` on a thread pool, playback with QtMultimedia. Still to wire:
+  using the selected file as a run's input (``core.audio.to_item`` + preopens).
 * **Transcript view** (segments, click to play, export): subscribe to
-  ``ExecutionPanel.run_finished`` and show transcript outputs; a one-click Transcribe builds a
-  request with core and calls ``ExecutionPanel.run_request(request, "wasm")``. Exports call
-  ``core.export``.
+  ``ExecutionPanel.run_finished`` and show transcript outputs; a one-click Transcribe takes
+  ``AudioPanel.selected_path()``, builds a request with core and calls
+  ``ExecutionPanel.run_request(request, "wasm")``; clicking a segment calls
+  ``AudioPanel.seek(start)`` and ``toggle_play()``. Exports call ``core.export``.
 * **Package panel** (.rmpkg inspect / build / run): ``register_file_handler(FileKind.PACKAGE,
   ...)`` plus ``add_panel("Package", ...)``; build and verify run in a worker like
   ``run_worker.RunController`` and call ``core.package``.

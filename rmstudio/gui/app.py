@@ -117,6 +117,7 @@ def take_screenshot(
                 message = "run not started: " + window.execution.error_box.text()
             elif not result.ok and result.error is not None:
                 message = "run failed: " + result.error.describe()
+        window.audio_panel.wait_for_summaries()  # waveforms are computed on worker threads
         # Let deferred refreshes, the plot timer and layout settle before rendering.
         for _ in range(3):
             app.processEvents()

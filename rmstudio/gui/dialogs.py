@@ -49,9 +49,9 @@ def ask_restore(parent: QWidget, swap: SwapFile, others: int) -> str:
     return "later"
 
 
-def open_manifest_path(parent: QWidget, directory: str) -> str:
-    path, _ = QFileDialog.getOpenFileName(parent, "Open manifest", directory, MANIFEST_FILTER)
-    return path
+def open_paths(parent: QWidget, directory: str, name_filter: str) -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Open", directory, name_filter)
+    return list(paths)
 
 
 def save_manifest_path(parent: QWidget, suggested: str) -> str:

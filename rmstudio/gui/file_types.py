@@ -5,9 +5,10 @@ anywhere on the window - goes through :func:`plan_open`. It sorts paths into tho
 registered handler accepts and those refused, each refusal with a reason the status bar
 shows ("setup.exe: not a file RM Studio opens (manifests .json, audio, .rmpkg packages)").
 
-Extension point: the Audio panel registers a handler for :attr:`FileKind.AUDIO` and the
-Package panel one for :attr:`FileKind.PACKAGE` (``MainWindow.register_file_handler``);
-until then those kinds are recognised and refused with "not supported yet".
+Extension point: a panel registers a handler for its kind with
+``MainWindow.register_file_handler`` - the Audio panel does so for :attr:`FileKind.AUDIO`;
+the Package panel will for :attr:`FileKind.PACKAGE`. A kind without a handler is recognised
+and refused with "not supported yet".
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+
+from rmstudio.core.audio import AUDIO_EXTENSIONS
 
 
 class FileKind(Enum):
@@ -27,22 +30,7 @@ class FileKind(Enum):
 EXTENSIONS: dict[str, FileKind] = {
     ".json": FileKind.MANIFEST,
     ".rmpkg": FileKind.PACKAGE,
-    **{
-        ext: FileKind.AUDIO
-        for ext in (
-            ".wav",
-            ".flac",
-            ".ogg",
-            ".oga",
-            ".mp3",
-            ".m4a",
-            ".aiff",
-            ".aif",
-            ".opus",
-            ".aac",
-            ".webm",
-        )
-    },
+    **dict.fromkeys(AUDIO_EXTENSIONS, FileKind.AUDIO),  # what core.audio can decode
 }
 
 KIND_NAMES = {
@@ -57,6 +45,18 @@ NOT_YET = {
 }
 
 Handler = Callable[[Path], bool]
+
+
+def dialog_filter(kinds: Iterable[FileKind]) -> str:
+    """A QFileDialog name filter for the kinds that have handlers ("All supported (...);;...")."""
+    groups = {kind: sorted(ext for ext, k in EXTENSIONS.items() if k == kind) for kind in kinds}
+    every = " ".join(f"*{ext}" for exts in groups.values() for ext in exts)
+    parts = [f"All supported files ({every})"]
+    for kind, exts in groups.items():
+        label = KIND_NAMES[kind].split(" (")[0]
+        parts.append(f"{label[:1].upper()}{label[1:]} ({' '.join('*' + e for e in exts)})")
+    parts.append("All files (*)")
+    return ";;".join(parts)
 
 
 def classify(path: str | Path) -> FileKind | None:

@@ -53,11 +53,12 @@ from rmstudio.core.manifest import edit
 from rmstudio.core.manifest.document import read_text
 from rmstudio.gui import dialogs
 from rmstudio.gui.about import about_html
+from rmstudio.gui.audio_panel import AudioPanel
 from rmstudio.gui.autosave import Autosave, SwapFile, delete_swap, orphaned_swaps, restore_disabled
 from rmstudio.gui.connections_editor import ConnectionsEditor
 from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.execution_panel import ENGINE_LABELS, ExecutionPanel
-from rmstudio.gui.file_types import FileKind, Handler, OpenPlan, plan_open
+from rmstudio.gui.file_types import FileKind, Handler, OpenPlan, dialog_filter, plan_open
 from rmstudio.gui.graph_view import GraphView
 from rmstudio.gui.json_editor import EditorArea
 from rmstudio.gui.node_list import NodeList, node_type_menu
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self.param_form = ParamForm(self.model)
         self.graph = GraphView(self.model)
         self.execution = ExecutionPanel(self.model)
+        self.audio_panel = AudioPanel()
         self.setCentralWidget(self.editor_area)
         self._build_docks()
         self._build_actions()
@@ -164,6 +166,10 @@ class MainWindow(QMainWindow):
         pipeline.setStretchFactor(2, 4)
         self.pipeline_splitter = pipeline
         self.pipeline_dock = self.add_panel("Pipeline", pipeline, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.audio_dock = self.add_panel("Audio", self.audio_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.pipeline_dock, self.audio_dock)
+        self.pipeline_dock.raise_()
+        self.register_file_handler(FileKind.AUDIO, self.open_audio)
         self.run_dock = self.add_panel("Run", self.execution, Qt.DockWidgetArea.RightDockWidgetArea)
         self.graph_dock = self.add_panel("Graph", self.graph, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock = self.add_panel("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -189,7 +195,7 @@ class MainWindow(QMainWindow):
 
     def apply_default_layout(self) -> None:
         """Sensible dock sizes for the current window size (also View > Reset Layout)."""
-        for dock in (self.pipeline_dock, self.run_dock, self.graph_dock, self.problems_dock):
+        for dock in (self.pipeline_dock, self.audio_dock, self.run_dock, self.graph_dock, self.problems_dock):
             dock.setFloating(False)
             dock.show()
         w, h = self.width(), self.height()
@@ -331,7 +337,7 @@ class MainWindow(QMainWindow):
             engine_menu.addAction(action)
 
         view_menu = bar.addMenu("&View")
-        for dock in (self.pipeline_dock, self.run_dock, self.graph_dock, self.problems_dock):
+        for dock in (self.pipeline_dock, self.audio_dock, self.run_dock, self.graph_dock, self.problems_dock):
             view_menu.addAction(dock.toggleViewAction())
         self._reset_layout_separator = view_menu.addSeparator()
         view_menu.addAction(self._action("&Reset Layout", self.apply_default_layout))
@@ -388,7 +394,7 @@ class MainWindow(QMainWindow):
         self.node_list.selected.connect(self._node_selected)
         self.graph.node_clicked.connect(self.node_list.select)
         self.param_form.renamed.connect(self.node_list.select)
-        for source in (self.node_list, self.connections, self.param_form, self.execution):
+        for source in (self.node_list, self.connections, self.param_form, self.execution, self.audio_panel):
             source.message.connect(self.show_message)
         self.execution.run_started.connect(self._run_state_changed)
         self.execution.run_finished.connect(self._run_state_changed)
@@ -468,9 +474,9 @@ class MainWindow(QMainWindow):
 
     def open_dialog(self) -> None:
         start = self.settings.get("files/last_dir") or str(Path.home())
-        path = dialogs.open_manifest_path(self, start)
-        if path:
-            self.open_paths([path])
+        paths = dialogs.open_paths(self, start, dialog_filter(self.file_handlers))
+        if paths:
+            self.open_paths(paths)
 
     def register_file_handler(self, kind: FileKind, handler: Handler) -> None:
         """Let a panel open a kind of file (audio, .rmpkg) from Open, drops and the command line."""
@@ -490,6 +496,14 @@ class MainWindow(QMainWindow):
         if plan.refused:
             self.show_message(plan.refusal_message(), 12000)
         return plan
+
+    def open_audio(self, path: str | Path) -> bool:
+        """Add an audio file to the Audio panel and bring the panel to the front."""
+        if not self.audio_panel.add_file(path):
+            return False
+        self.audio_dock.show()
+        self.audio_dock.raise_()
+        return True
 
     def open_manifest(self, path: str | Path) -> bool:
         path = Path(path)
@@ -734,6 +748,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.execution.shutdown()
+        self.audio_panel.shutdown()
         self._save_settings()
         self.autosave.close()
         app = QApplication.instance()

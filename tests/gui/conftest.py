@@ -51,6 +51,11 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
     monkeypatch.setattr(QMessageBox, "aboutQt", rec.record("aboutQt", None))
     monkeypatch.setattr(QMessageBox, "exec", rec.record("exec", ok))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", rec.record("open", lambda: (rec.open_path, "")))
+    monkeypatch.setattr(
+        QFileDialog,
+        "getOpenFileNames",
+        rec.record("open", lambda: ([rec.open_path] if rec.open_path else [], "")),
+    )
     monkeypatch.setattr(QFileDialog, "getSaveFileName", rec.record("save", lambda: (rec.save_path, "")))
     monkeypatch.setattr(QInputDialog, "getInt", rec.record("getInt", (1, False)))
     monkeypatch.delenv("RMSTUDIO_NO_RESTORE", raising=False)

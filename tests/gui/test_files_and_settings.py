@@ -46,15 +46,64 @@ def test_dropping_an_exe_is_refused_with_a_reason(window, tmp_path):
     assert window.model.text == before
 
 
-def test_audio_and_packages_are_recognised_but_not_yet_opened(window, tmp_path):
-    wav = tmp_path / "speech.wav"
-    wav.write_bytes(b"RIFF")
-    assert not drag_drop(window, file_mime(wav))
-    assert "Audio panel" in window.statusBar().currentMessage()
+def _tone(path: Path, seconds: float = 1.5, rate: int = 16000, channels: int = 1) -> Path:
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    wave = (0.5 * np.sin(2 * np.pi * 440 * t) * np.minimum(1, t * 2)).astype(np.float32)
+    sf.write(str(path), np.repeat(wave[:, None], channels, axis=1), rate)
+    return path
+
+
+def test_dropped_audio_goes_to_the_audio_panel_with_a_waveform(window, tmp_path, qtbot):
+    wav = _tone(tmp_path / "tone.wav", channels=2)
+    before = window.model.text
+    assert drag_drop(window.editor.viewport(), file_mime(wav))
+    panel = window.audio_panel
+    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=3000)
+    assert window.model.text == before  # the manifest is untouched
+    assert panel.selected_path() == str(wav.resolve())
+    assert "tone.wav" in panel.list.item(0).text() and "stereo" in panel.list.item(0).text()
+    assert "16000 Hz" in panel.info.text() and "0:01.5" in panel.info.text()
+    qtbot.waitUntil(lambda: str(wav.resolve()) in panel.summaries, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.wave.xData is not None and len(panel.wave.xData) > 0, timeout=3000)
+    x, y = panel.wave.getData()
+    assert max(y) == pytest.approx(0.5, abs=0.02) and min(y) == pytest.approx(-0.5, abs=0.02)
+    assert max(x) <= 1.5
+    panel.seek(0.75)
+    assert panel.cursor.value() == pytest.approx(0.75)
+    # Adding the same file again selects it instead of listing it twice.
+    assert window.open_paths([wav]).accepted
+    assert panel.list.count() == 1
+
+
+def test_unreadable_audio_is_refused_with_the_reason(window, tmp_path):
+    fake = tmp_path / "speech.wav"
+    fake.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    window.open_paths([fake])
+    assert window.audio_panel.list.count() == 0
+    assert "speech.wav" in window.statusBar().currentMessage()
+
+
+def test_packages_are_recognised_but_not_yet_opened(window, tmp_path):
+    pkg = tmp_path / "pipeline.rmpkg"
+    pkg.write_bytes(b"PK\x03\x04")
+    assert not drag_drop(window, file_mime(pkg))
+    assert "Package panel" in window.statusBar().currentMessage()
     # The extension point: registering a handler makes the same drop succeed.
     opened = []
-    window.register_file_handler(file_types.FileKind.AUDIO, lambda p: opened.append(p) or True)
-    assert drag_drop(window, file_mime(wav))
+    window.register_file_handler(file_types.FileKind.PACKAGE, lambda p: opened.append(p) or True)
+    assert drag_drop(window, file_mime(pkg))
+
+
+def test_open_dialog_offers_every_supported_kind(window, calc_file, dialogs):
+    dialogs.open_path = str(calc_file)
+    window.open_action.trigger()
+    assert window.model.path == calc_file.resolve()
+    name_filter = next(args for name, args in dialogs.calls if name == "open")[3]
+    assert (
+        name_filter.startswith("All supported files (") and "*.json" in name_filter and "*.wav" in name_filter
+    )
 
 
 def test_plan_open_sorts_paths(tmp_path):

@@ -187,6 +187,7 @@ def test_start_cancel_cycles_leave_no_threads_behind(window, qtbot):
     panel = window.execution
     with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS):  # warm: module loaded, ticker up
         panel.run_request(long_request(2, 10), "wasm")
+
     def os_threads() -> int:  # every native thread of the process, QThreads included
         try:
             return len(os.listdir("/proc/self/task"))
