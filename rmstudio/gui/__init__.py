@@ -29,8 +29,8 @@ Extension points for the next steps (see each module's docstring):
 * **Audio panel** (built; the worked example of the two hooks below): added with
   ``MainWindow.add_panel("Audio", ...)`` and fed by
   ``MainWindow.register_file_handler(FileKind.AUDIO, ...)``; waveforms from
-  ``core.audio.summarize_file`` on a thread pool, playback with QtMultimedia. Still to wire:
-  using the selected file as a run's input (``core.audio.to_item`` + preopens).
+  ``core.audio.summarize_file`` on a thread pool, playback with QtMultimedia; "Use as run
+  input" decodes the file on the run's worker thread (``execution_panel.audio_input``).
 * **Transcript view** (segments, click to play, export): subscribe to
   ``ExecutionPanel.run_finished`` and show transcript outputs; a one-click Transcribe takes
   ``AudioPanel.selected_path()``, builds a request with core and calls

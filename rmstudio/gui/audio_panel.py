@@ -75,6 +75,7 @@ class _SummaryJob(QRunnable):
 class AudioPanel(QWidget):
     message = Signal(str)
     file_selected = Signal(str)
+    use_as_input = Signal(str, str)  # path, one-line description
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,10 +128,16 @@ class AudioPanel(QWidget):
         self.position.sliderMoved.connect(self._seek_ms)
         self.time_label = QLabel("0:00.0 / 0:00.0")
         self.time_label.setMinimumWidth(110)
+        self.input_button = QPushButton("Use as run input")
+        self.input_button.setToolTip(
+            "The next run gets this file as one audio item {data, sample_rate, channels}"
+        )
+        self.input_button.clicked.connect(self._use_as_input)
 
         header = QHBoxLayout()
         header.addWidget(QLabel("Files"))
         header.addStretch(1)
+        header.addWidget(self.input_button)
         header.addWidget(self.remove_button)
         transport = QHBoxLayout()
         transport.addWidget(self.play_button)
@@ -171,6 +178,18 @@ class AudioPanel(QWidget):
         self.list.setCurrentItem(item)
         self.message.emit(f"Added {Path(p).name} ({format_time(info.duration)})")
         return True
+
+    def describe(self, path: str) -> str:
+        info = self.infos.get(path)
+        if info is None:
+            return Path(path).name
+        channels = {1: "mono", 2: "stereo"}.get(info.channels, f"{info.channels} channels")
+        return f"{Path(path).name}, {format_time(info.duration)}, {info.sample_rate / 1000:g} kHz {channels}"
+
+    def _use_as_input(self) -> None:
+        path = self.selected_path()
+        if path:
+            self.use_as_input.emit(path, self.describe(path))
 
     def selected_path(self) -> str | None:
         item = self.list.currentItem()
@@ -328,6 +347,7 @@ class AudioPanel(QWidget):
         self.play_button.setEnabled(has)
         self.position.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self.input_button.setEnabled(has)
 
     def shutdown(self) -> None:
         if self.player is not None:

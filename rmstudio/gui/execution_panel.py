@@ -18,7 +18,11 @@ point a one-click Transcribe button uses with a request built by core.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -41,15 +45,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rmstudio.core.audio import load_audio, to_item
 from rmstudio.core.errors import RMError
 from rmstudio.core.inputs import parse_input
 from rmstudio.core.manifest.document import parse_json
 from rmstudio.core.manifest.edit import format_manifest
-from rmstudio.core.runs import NO_INPUT, Limits, RunRequest, RunResult
+from rmstudio.core.runs import NO_INPUT, Limits, Preopen, RunRequest, RunResult
 from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.json_editor import monospace_font
 from rmstudio.gui.plots import LivePlots
-from rmstudio.gui.run_worker import RunController
+from rmstudio.gui.run_worker import Prepare, RunController
 from rmstudio.gui.telemetry import MIB, RunTelemetry, format_event
 
 ENGINE_LABELS = {"wasm": "WASM sandbox", "native": "Native reference (numpy)"}
@@ -77,6 +82,30 @@ def output_preview(outputs: Any) -> str:
 
 
 INPUT_INLINE_CHARS = 20_000
+
+
+def audio_input(path: str, engine: str) -> Prepare:
+    """A worker-thread step that decodes ``path`` and hands it to the run as one audio item.
+
+    For the WASM sandbox the samples go to the guest as a file in a read-only preopened
+    directory (no base64 in the request), removed when the run ends; the reference executor
+    takes them inline (it does not resolve file references itself).
+    """
+    encoding = "file" if engine == "wasm" else "base64"
+
+    def prepare(request: RunRequest) -> tuple[RunRequest, Callable[[], None]]:
+        tmp = tempfile.TemporaryDirectory(prefix="rmstudio-input-")
+        try:
+            payload = to_item(load_audio(path), encoding, file_dir=tmp.name)
+        except BaseException:
+            tmp.cleanup()
+            raise
+        preopens = list(request.preopens)
+        if payload.preopen is not None:
+            preopens.append(Preopen(Path(payload.preopen[0]), payload.preopen[1]))
+        return replace(request, input_data=[payload.item], preopens=preopens), tmp.cleanup
+
+    return prepare
 
 
 def format_ms(ms: float) -> str:
@@ -137,6 +166,7 @@ class ExecutionPanel(QWidget):
         self.telemetry = RunTelemetry()
         self.last_result: RunResult | None = None
         self._document_input: tuple[str, Any] | None = None
+        self._audio_input: tuple[str, str] | None = None  # (stand-in line, audio file path)
         self._pending_log: list[str] = []
         self._run_started_at = 0.0
         self._engine_running = "wasm"
@@ -329,18 +359,32 @@ class ExecutionPanel(QWidget):
         input_data = self.input_items()
         return RunRequest(model.manifest, input_data, dict(model.options), self.limits())
 
+    def set_audio_input(self, path: str, description: str) -> None:
+        """Use an audio file as the run's input (decoded on the worker thread at Run)."""
+        text = f"<audio: {description}>"
+        self._audio_input = (text, path)
+        self.input_edit.setPlainText(text)
+        self.message.emit(f"The next run gets {Path(path).name} as its input")
+
+    def _audio_path(self) -> str | None:
+        if self._audio_input is not None and self.input_edit.toPlainText().strip() == self._audio_input[0]:
+            return self._audio_input[1]
+        return None
+
     def input_text_to_remember(self) -> str:
         """The input box for the settings: not the stand-in line for a large document input."""
         text = self.input_edit.toPlainText()
         if self._document_input is not None and text.strip() == self._document_input[0]:
+            return ""
+        if self._audio_path() is not None:
             return ""
         return text
 
     def input_items(self) -> Any:
         """The input box as input_data: JSON text, ``@file.json`` or a path (like ``--input``)."""
         text = self.input_edit.toPlainText().strip()
-        if not text:
-            return NO_INPUT
+        if not text or self._audio_path() is not None:
+            return NO_INPUT  # audio input is filled in on the worker thread (audio_input)
         if self._document_input is not None and text == self._document_input[0]:
             return self._document_input[1]
         if text[0] in '[{"-0123456789' or text in ("true", "false", "null"):
@@ -362,9 +406,11 @@ class ExecutionPanel(QWidget):
         except RMError as exc:
             self._show_error(exc, "Not run")
             return False
-        return self.run_request(request, self.engine)
+        audio = self._audio_path()
+        engine = self.engine
+        return self.run_request(request, engine, audio_input(audio, engine) if audio else None)
 
-    def run_request(self, request: RunRequest, engine: str) -> bool:
+    def run_request(self, request: RunRequest, engine: str, prepare: Prepare | None = None) -> bool:
         if self.running:
             return False
         self.telemetry.reset()
@@ -378,7 +424,7 @@ class ExecutionPanel(QWidget):
         self.summary.setText(f"Running in the {ENGINE_LABELS.get(engine, engine)}…")
         self.summary.setStyleSheet("")
         self._set_running(True)
-        self.controller.start(request, engine, output_preview)
+        self.controller.start(request, engine, output_preview, prepare)
         self.timer.start()
         self.run_started.emit()
         self.message.emit(f"Running in the {ENGINE_LABELS.get(engine, engine)}…")

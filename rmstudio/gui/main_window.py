@@ -396,6 +396,7 @@ class MainWindow(QMainWindow):
         self.param_form.renamed.connect(self.node_list.select)
         for source in (self.node_list, self.connections, self.param_form, self.execution, self.audio_panel):
             source.message.connect(self.show_message)
+        self.audio_panel.use_as_input.connect(self.execution.set_audio_input)
         self.execution.run_started.connect(self._run_state_changed)
         self.execution.run_finished.connect(self._run_state_changed)
         self.execution.engine_combo.currentIndexChanged.connect(self._engine_changed)

@@ -16,6 +16,7 @@ during a native run takes effect when that run ends.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -33,15 +34,27 @@ def _no_preview(_outputs: Any) -> str:
     return ""
 
 
+# Runs on the worker thread before the run: returns the request to run and a clean-up
+# callable (or None). Heavy input work - decoding an audio file - belongs here, off the GUI.
+Prepare = Callable[[RunRequest], tuple[RunRequest, Callable[[], None] | None]]
+
+
 class RunWorker(QObject):
     events_ready = Signal()
     finished = Signal(object, str)  # RunResult, display text of its outputs
 
-    def __init__(self, request: RunRequest, engine: str, preview: Callable[[Any], str] = _no_preview) -> None:
+    def __init__(
+        self,
+        request: RunRequest,
+        engine: str,
+        preview: Callable[[Any], str] = _no_preview,
+        prepare: Prepare | None = None,
+    ) -> None:
         super().__init__()
         self.request = request
         self.engine = engine
         self.preview = preview
+        self.prepare = prepare
         self.control = RunControl()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -63,7 +76,10 @@ class RunWorker(QObject):
     def run(self) -> None:
         self.thread_id = threading.get_ident()
         t0 = time.perf_counter()
+        cleanup = None
         try:
+            if self.prepare is not None:
+                self.request, cleanup = self.prepare(self.request)
             result = execute(self.request, self.engine, self._on_event, self.control)
         except RMError as exc:
             result = RunResult(ok=False, engine=self.engine, error=exc)
@@ -77,6 +93,10 @@ class RunWorker(QObject):
                     hint="This is a bug in RM Studio; please report it with the event log",
                 ),
             )
+        finally:
+            if cleanup is not None:
+                with contextlib.suppress(OSError):
+                    cleanup()
         result.host.setdefault("wall_ms", round((time.perf_counter() - t0) * 1000, 3))
         # Large outputs are formatted here, off the GUI thread.
         text = ""
@@ -112,13 +132,19 @@ class RunController(QObject):
     def worker(self) -> RunWorker | None:
         return self._worker
 
-    def start(self, request: RunRequest, engine: str, preview: Callable[[Any], str] = _no_preview) -> None:
+    def start(
+        self,
+        request: RunRequest,
+        engine: str,
+        preview: Callable[[Any], str] = _no_preview,
+        prepare: Prepare | None = None,
+    ) -> None:
         if self.running:
             raise RMError("busy", "a run is already in progress", hint="Cancel it or wait for it to finish")
         self.cancel_requested = False
         thread = QThread()
         thread.setObjectName("rmstudio-run")
-        worker = RunWorker(request, engine, preview)
+        worker = RunWorker(request, engine, preview, prepare)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.events_ready.connect(self._drain)

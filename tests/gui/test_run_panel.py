@@ -204,3 +204,59 @@ def test_start_cancel_cycles_leave_no_threads_behind(window, qtbot):
     qtbot.wait(200)
     assert os_threads() <= baseline
     assert not panel.running
+
+
+AUDIO_MANIFEST = {
+    "version": "v1",
+    "metadata": {"name": "gain"},
+    "nodes": [{"id": "gain", "node_type": "AudioGain", "params": {"gain_db": -6}}],
+    "connections": [],
+}
+
+
+def test_an_audio_file_from_the_audio_panel_is_a_runs_input(window, tmp_path, qtbot):
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from rmstudio.core import typed_arrays
+
+    wav = tmp_path / "tone.wav"
+    sf.write(str(wav), (0.5 * np.sin(np.arange(8000) / 8)).astype(np.float32), 8000)
+    window.model.apply(json.dumps(AUDIO_MANIFEST, indent=2) + "\n", "audio manifest")
+    assert window.open_audio(wav)
+    window.audio_panel.input_button.click()
+    panel = window.execution
+    assert panel.input_edit.toPlainText() == "<audio: tone.wav, 0:01.0, 8 kHz mono>"
+    panel.set_engine("native")  # the reference executor runs the audio nodes today
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert panel.run()
+    result = blocker.args[0]
+    assert result.ok, result.error and result.error.describe()
+    out = result.outputs[0]
+    assert out["sample_rate"] == 8000 and out["channels"] == 1
+    samples = typed_arrays.decode(out["data"])
+    assert float(np.abs(samples).max()) == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-3)
+    # Editing the input box replaces the audio input with what was typed.
+    panel.input_edit.setPlainText("[1]")
+    assert panel.input_items() == [1]
+
+
+def test_a_missing_audio_input_fails_with_a_readable_error(window, tmp_path, qtbot):
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "gone.wav"
+    sf.write(str(wav), np.zeros(800, dtype=np.float32), 8000)
+    window.model.apply(json.dumps(AUDIO_MANIFEST, indent=2) + "\n", "audio manifest")
+    window.open_audio(wav)
+    window.audio_panel.input_button.click()
+    wav.unlink()
+    with qtbot.waitSignal(window.execution.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.execution.run()
+    assert not blocker.args[0].ok
+    text = window.execution.error_box.text()
+    assert "gone.wav" in text and "Traceback" not in text
