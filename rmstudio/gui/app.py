@@ -84,18 +84,20 @@ def take_screenshot(
     app = ensure_app()
     window = create_window((), remember=False)
     try:
-        if files:
-            plan = window.open_paths(list(files))
-            if plan.refused:
-                raise RMError("invalid_request", "cannot open " + plan.refusal_message())
-        if input_text is not None:
-            window.execution.input_edit.setPlainText(input_text)
-        if engine is not None:
-            window.execution.set_engine(engine)
         window.resize(*SCREENSHOT_SIZE)
         window.show()
         window.apply_default_layout()
         app.processEvents()
+        if files:  # after the layout, so a panel that a file brings forward stays in front
+            plan = window.open_paths(list(files))
+            if plan.refused:
+                raise RMError("invalid_request", "cannot open " + plan.refusal_message())
+            window.package_panel.wait()
+            app.processEvents()
+        if input_text is not None:  # an explicit --input wins over a run request's own items
+            window.execution.input_edit.setPlainText(input_text)
+        if engine is not None:
+            window.execution.set_engine(engine)
         run_ok: bool | None = None
         message = ""
         if run:

@@ -54,6 +54,13 @@ def open_paths(parent: QWidget, directory: str, name_filter: str) -> list[str]:
     return list(paths)
 
 
+def save_package_path(parent: QWidget, suggested: str) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, "Build package", suggested, "RM Studio packages (*.rmpkg)")
+    if path and not path.lower().endswith(".rmpkg"):
+        path += ".rmpkg"
+    return path
+
+
 def save_manifest_path(parent: QWidget, suggested: str) -> str:
     path, _ = QFileDialog.getSaveFileName(parent, "Save manifest as", suggested, MANIFEST_FILTER)
     if path and "." not in path.rsplit("/", 1)[-1]:

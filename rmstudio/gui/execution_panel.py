@@ -54,7 +54,7 @@ from rmstudio.core.runs import NO_INPUT, Limits, Preopen, RunRequest, RunResult
 from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.json_editor import monospace_font
 from rmstudio.gui.plots import LivePlots
-from rmstudio.gui.run_worker import Prepare, RunController
+from rmstudio.gui.run_worker import Prepare, RunController, Runner
 from rmstudio.gui.telemetry import MIB, RunTelemetry, format_event
 
 ENGINE_LABELS = {"wasm": "WASM sandbox", "native": "Native reference (numpy)"}
@@ -82,6 +82,29 @@ def output_preview(outputs: Any) -> str:
 
 
 INPUT_INLINE_CHARS = 20_000
+
+
+class PackageRun:
+    """Running an .rmpkg: verified and extracted (``core.package.prepare_run``) on the worker
+    thread, then run in the package's own runtime with only its own directories visible."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.package = None
+
+    def prepare(self, request: RunRequest) -> tuple[RunRequest, None]:
+        from rmstudio.core.manifest import validate
+        from rmstudio.core.package import prepare_run
+
+        self.package = prepare_run(self.path)
+        validate(self.package.document).raise_first()
+        options = dict(self.package.document.request_extra.get("options") or {})
+        options.update(request.options)
+        return replace(request, manifest=self.package.manifest, options=options), None
+
+    def run(self, request: RunRequest, on_event, control) -> RunResult:
+        assert self.package is not None
+        return self.package.run(request, on_event, control)
 
 
 def audio_input(path: str, engine: str) -> Prepare:
@@ -410,7 +433,32 @@ class ExecutionPanel(QWidget):
         engine = self.engine
         return self.run_request(request, engine, audio_input(audio, engine) if audio else None)
 
-    def run_request(self, request: RunRequest, engine: str, prepare: Prepare | None = None) -> bool:
+    def run_package(self, path: str) -> bool:
+        """Run an .rmpkg with the input box's items (WASM sandbox, the package's own runtime)."""
+        if self.running:
+            return False
+        try:
+            items = self.input_items()
+        except RMError as exc:
+            self._show_error(exc, "Not run")
+            return False
+        if self._audio_path() is not None:
+            self._show_error(
+                RMError("invalid_request", "audio input for packages is not wired yet"), "Not run"
+            )
+            return False
+        job = PackageRun(path)
+        request = RunRequest({}, items, {}, self.limits())
+        return self.run_request(request, "wasm", job.prepare, job.run, label=Path(path).name)
+
+    def run_request(
+        self,
+        request: RunRequest,
+        engine: str,
+        prepare: Prepare | None = None,
+        runner: Runner | None = None,
+        label: str | None = None,
+    ) -> bool:
         if self.running:
             return False
         self.telemetry.reset()
@@ -421,10 +469,11 @@ class ExecutionPanel(QWidget):
         self._pending_log.clear()
         self._engine_running = engine
         self._run_started_at = time.monotonic()
-        self.summary.setText(f"Running in the {ENGINE_LABELS.get(engine, engine)}…")
+        where = f"package {label}" if label else f"the {ENGINE_LABELS.get(engine, engine)}"
+        self.summary.setText(f"Running {where}…" if label else f"Running in {where}…")
         self.summary.setStyleSheet("")
         self._set_running(True)
-        self.controller.start(request, engine, output_preview, prepare)
+        self.controller.start(request, engine, output_preview, prepare, runner)
         self.timer.start()
         self.run_started.emit()
         self.message.emit(f"Running in the {ENGINE_LABELS.get(engine, engine)}…")

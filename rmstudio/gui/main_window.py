@@ -62,6 +62,7 @@ from rmstudio.gui.file_types import FileKind, Handler, OpenPlan, dialog_filter, 
 from rmstudio.gui.graph_view import GraphView
 from rmstudio.gui.json_editor import EditorArea
 from rmstudio.gui.node_list import NodeList, node_type_menu
+from rmstudio.gui.package_panel import PackagePanel, _Job
 from rmstudio.gui.param_form import ParamForm
 from rmstudio.gui.problems_view import ProblemsView
 from rmstudio.gui.resources import example_files
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
         self.graph = GraphView(self.model)
         self.execution = ExecutionPanel(self.model)
         self.audio_panel = AudioPanel()
+        self.package_panel = PackagePanel()
         self.setCentralWidget(self.editor_area)
         self._build_docks()
         self._build_actions()
@@ -170,6 +172,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.pipeline_dock, self.audio_dock)
         self.pipeline_dock.raise_()
         self.register_file_handler(FileKind.AUDIO, self.open_audio)
+        self.package_dock = self.add_panel(
+            "Package", self.package_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.tabifyDockWidget(self.audio_dock, self.package_dock)
+        self.pipeline_dock.raise_()
+        self.register_file_handler(FileKind.PACKAGE, self.open_package)
         self.run_dock = self.add_panel("Run", self.execution, Qt.DockWidgetArea.RightDockWidgetArea)
         self.graph_dock = self.add_panel("Graph", self.graph, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock = self.add_panel("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -195,7 +203,14 @@ class MainWindow(QMainWindow):
 
     def apply_default_layout(self) -> None:
         """Sensible dock sizes for the current window size (also View > Reset Layout)."""
-        for dock in (self.pipeline_dock, self.audio_dock, self.run_dock, self.graph_dock, self.problems_dock):
+        for dock in (
+            self.pipeline_dock,
+            self.audio_dock,
+            self.package_dock,
+            self.run_dock,
+            self.graph_dock,
+            self.problems_dock,
+        ):
             dock.setFloating(False)
             dock.show()
         w, h = self.width(), self.height()
@@ -210,6 +225,7 @@ class MainWindow(QMainWindow):
         total = max(400, h - 120)
         self.pipeline_splitter.setSizes([int(total * 0.28), int(total * 0.24), int(total * 0.48)])
         self.execution.splitter.setSizes([int(total * 0.5), int(total * 0.3)])
+        self.pipeline_dock.raise_()
 
     def _action(
         self,
@@ -252,6 +268,13 @@ class MainWindow(QMainWindow):
         )
         self.save_as_action = self._action(
             "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), None, "Save under a new name"
+        )
+        self.build_package_action = self._action(
+            "&Build Package…",
+            self.build_package,
+            None,
+            None,
+            "Pack the manifest and the runtime into an .rmpkg",
         )
         self.quit_action = self._action("&Quit", self.close, QKeySequence("Ctrl+Q"), None, "Quit RM Studio")
         stack = self.model.undo_stack
@@ -313,6 +336,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.build_package_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         edit_menu = bar.addMenu("&Edit")
@@ -337,7 +362,14 @@ class MainWindow(QMainWindow):
             engine_menu.addAction(action)
 
         view_menu = bar.addMenu("&View")
-        for dock in (self.pipeline_dock, self.audio_dock, self.run_dock, self.graph_dock, self.problems_dock):
+        for dock in (
+            self.pipeline_dock,
+            self.audio_dock,
+            self.package_dock,
+            self.run_dock,
+            self.graph_dock,
+            self.problems_dock,
+        ):
             view_menu.addAction(dock.toggleViewAction())
         self._reset_layout_separator = view_menu.addSeparator()
         view_menu.addAction(self._action("&Reset Layout", self.apply_default_layout))
@@ -394,9 +426,18 @@ class MainWindow(QMainWindow):
         self.node_list.selected.connect(self._node_selected)
         self.graph.node_clicked.connect(self.node_list.select)
         self.param_form.renamed.connect(self.node_list.select)
-        for source in (self.node_list, self.connections, self.param_form, self.execution, self.audio_panel):
+        for source in (
+            self.node_list,
+            self.connections,
+            self.param_form,
+            self.execution,
+            self.audio_panel,
+            self.package_panel,
+        ):
             source.message.connect(self.show_message)
         self.audio_panel.use_as_input.connect(self.execution.set_audio_input)
+        self.package_panel.run_requested.connect(self.execution.run_package)
+        self.package_panel.open_pipeline.connect(self._pipeline_from_package)
         self.execution.run_started.connect(self._run_state_changed)
         self.execution.run_finished.connect(self._run_state_changed)
         self.execution.engine_combo.currentIndexChanged.connect(self._engine_changed)
@@ -505,6 +546,55 @@ class MainWindow(QMainWindow):
         self.audio_dock.show()
         self.audio_dock.raise_()
         return True
+
+    def open_package(self, path: str | Path) -> bool:
+        """Verify and show an .rmpkg in the Package panel (nothing is extracted or run)."""
+        self.package_panel.load(path)
+        self.package_dock.show()
+        self.package_dock.raise_()
+        return True
+
+    def _pipeline_from_package(self, text: str, title: str) -> None:
+        if not self.maybe_save():
+            return
+        self._replace_document()
+        self.model.load_text(text, title)
+        self.show_message(f"Opened the package's pipeline as {title}; Save As to keep it")
+
+    def build_package(self) -> None:
+        """File > Build Package…: the open manifest, the installed runtime, into an .rmpkg."""
+        if self.model.manifest is None or self.model.errors:
+            self.show_message("Fix the manifest's errors before building a package (see Problems)")
+            return
+        start = self.settings.get("files/last_dir") or str(Path.home())
+        stem = Path(self.model.display_name).stem.replace(" (example)", "")
+        out = dialogs.save_package_path(self, str(Path(start) / f"{stem}.rmpkg"))
+        if not out:
+            return
+        text = self.model.text
+        self.show_message(f"Building {Path(out).name}…", 60_000)
+
+        def build(target: str):
+            import tempfile
+
+            from rmstudio.core.package import BuildOptions, build_package
+
+            with tempfile.TemporaryDirectory(prefix="rmstudio-build-") as tmp:
+                manifest = Path(tmp) / "manifest.json"
+                manifest.write_text(text, encoding="utf-8")
+                return build_package(manifest, target, BuildOptions(force=True))
+
+        job = _Job(out, build)
+        job.signals.done.connect(self._package_built)
+        job.signals.failed.connect(
+            lambda _p, exc: self.show_message("Build failed: " + exc.describe(), 15_000)
+        )
+        self._build_job = job
+        self.package_panel.pool.start(job)
+
+    def _package_built(self, path: str, result) -> None:
+        self.show_message(f"Built {path} ({result.size / 1e6:.1f} MB)", 12_000)
+        self.open_package(path)
 
     def open_manifest(self, path: str | Path) -> bool:
         path = Path(path)
@@ -750,6 +840,7 @@ class MainWindow(QMainWindow):
             return
         self.execution.shutdown()
         self.audio_panel.shutdown()
+        self.package_panel.shutdown()
         self._save_settings()
         self.autosave.close()
         app = QApplication.instance()

@@ -37,6 +37,9 @@ def _no_preview(_outputs: Any) -> str:
 # Runs on the worker thread before the run: returns the request to run and a clean-up
 # callable (or None). Heavy input work - decoding an audio file - belongs here, off the GUI.
 Prepare = Callable[[RunRequest], tuple[RunRequest, Callable[[], None] | None]]
+# Executes a prepared request (default: core.execute with the chosen engine); a package
+# run uses the package's own runtime instead.
+Runner = Callable[[RunRequest, Callable[[dict[str, Any]], None], RunControl], RunResult]
 
 
 class RunWorker(QObject):
@@ -49,12 +52,14 @@ class RunWorker(QObject):
         engine: str,
         preview: Callable[[Any], str] = _no_preview,
         prepare: Prepare | None = None,
+        runner: Runner | None = None,
     ) -> None:
         super().__init__()
         self.request = request
         self.engine = engine
         self.preview = preview
         self.prepare = prepare
+        self.runner = runner
         self.control = RunControl()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -80,7 +85,10 @@ class RunWorker(QObject):
         try:
             if self.prepare is not None:
                 self.request, cleanup = self.prepare(self.request)
-            result = execute(self.request, self.engine, self._on_event, self.control)
+            if self.runner is not None:
+                result = self.runner(self.request, self._on_event, self.control)
+            else:
+                result = execute(self.request, self.engine, self._on_event, self.control)
         except RMError as exc:
             result = RunResult(ok=False, engine=self.engine, error=exc)
         except Exception as exc:  # never let a bug take the window down
@@ -138,13 +146,14 @@ class RunController(QObject):
         engine: str,
         preview: Callable[[Any], str] = _no_preview,
         prepare: Prepare | None = None,
+        runner: Runner | None = None,
     ) -> None:
         if self.running:
             raise RMError("busy", "a run is already in progress", hint="Cancel it or wait for it to finish")
         self.cancel_requested = False
         thread = QThread()
         thread.setObjectName("rmstudio-run")
-        worker = RunWorker(request, engine, preview, prepare)
+        worker = RunWorker(request, engine, preview, prepare, runner)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.events_ready.connect(self._drain)

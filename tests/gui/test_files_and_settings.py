@@ -85,17 +85,6 @@ def test_unreadable_audio_is_refused_with_the_reason(window, tmp_path):
     assert "speech.wav" in window.statusBar().currentMessage()
 
 
-def test_packages_are_recognised_but_not_yet_opened(window, tmp_path):
-    pkg = tmp_path / "pipeline.rmpkg"
-    pkg.write_bytes(b"PK\x03\x04")
-    assert not drag_drop(window, file_mime(pkg))
-    assert "Package panel" in window.statusBar().currentMessage()
-    # The extension point: registering a handler makes the same drop succeed.
-    opened = []
-    window.register_file_handler(file_types.FileKind.PACKAGE, lambda p: opened.append(p) or True)
-    assert drag_drop(window, file_mime(pkg))
-
-
 def test_open_dialog_offers_every_supported_kind(window, calc_file, dialogs):
     dialogs.open_path = str(calc_file)
     window.open_action.trigger()
@@ -330,3 +319,45 @@ def test_pyside_reference_guard_keeps_singletons_alive():
         o.s.emit()
         o.setObjectName("x")
     assert sys.getrefcount(True) > 0 and sys.getrefcount(None) > 0
+
+
+# ---------------------------------------------------------------- packages
+
+
+def test_build_inspect_and_run_a_package(window, request_file, tmp_path, dialogs, qtbot):
+    window.open_manifest(request_file)
+    out = tmp_path / "calc.rmpkg"
+    dialogs.save_path = str(out)
+    panel = window.package_panel
+    with qtbot.waitSignal(panel.inspected, timeout=120_000):
+        window.build_package_action.trigger()
+    assert out.is_file()
+    assert panel.summary is not None and panel.summary["verification"]["status"] == "verified"
+    assert panel.status.text().startswith("✔ verified")
+    assert panel.members.topLevelItemCount() >= 3  # manifest, runtime, metadata
+    assert panel.run_button.isEnabled()
+    with qtbot.waitSignal(window.execution.run_finished, timeout=120_000) as blocker:
+        panel.run_button.click()
+    result = blocker.args[0]
+    assert result.ok, result.error and result.error.describe()
+    assert result.outputs == [20, 24, 16]
+
+
+def test_a_hostile_package_shows_an_error_and_changes_nothing(window, calc_file, tmp_path, qtbot):
+    import zipfile
+
+    window.open_manifest(calc_file)
+    before = window.model.text
+    evil = tmp_path / "evil.rmpkg"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("manifest.json", calc_file.read_text())
+        z.writestr("../escaped.txt", "gotcha")
+    panel = window.package_panel
+    with qtbot.waitSignal(panel.inspected, timeout=30_000):
+        assert drag_drop(window, file_mime(evil))
+    assert panel.status.text().startswith("✘")
+    assert not panel.run_button.isEnabled()
+    assert "Traceback" not in panel.status.text()
+    assert window.model.text == before and window.model.path == calc_file.resolve()
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("*"))
