@@ -20,6 +20,7 @@ validates, executes or converts on its own. Modules, one job each:
 ``autosave``                swap files and restore after a crash
 ``file_types``              extension -> kind -> handler, for Open, drops and the CLI
 ``audio_panel``             dropped audio: file list, streamed waveform, playback, seek
+``package_panel``           .rmpkg: verify + inspect on a worker, run, open its pipeline
 ``about`` / ``dialogs``     Help > About; the few modal questions (patched in tests)
 ``qt_compat``               guard against a PySide6 reference-count bug on Python 3.11
 ==========================  ================================================================
@@ -36,9 +37,9 @@ Extension points for the next steps (see each module's docstring):
   ``AudioPanel.selected_path()``, builds a request with core and calls
   ``ExecutionPanel.run_request(request, "wasm")``; clicking a segment calls
   ``AudioPanel.seek(start)`` and ``toggle_play()``. Exports call ``core.export``.
-* **Package panel** (.rmpkg inspect / build / run): ``register_file_handler(FileKind.PACKAGE,
-  ...)`` plus ``add_panel("Package", ...)``; build and verify run in a worker like
-  ``run_worker.RunController`` and call ``core.package``.
+* **Package panel** (built): inspect/verify (``core.package``) on a thread pool, run through
+  ``ExecutionPanel.run_package`` (the worker's ``prepare``/``runner`` hooks), File > Build
+  Package. Still to wire: extract, build options (models, deps, metadata fields), progress.
 * **Models view**: ``add_panel("Models", ...)`` over ``core.models``; the default model and
   thread count are already settings (``whisper/default_model``, ``whisper/threads``).
 """
