@@ -15,6 +15,7 @@ validates, executes or converts on its own. Modules, one job each:
 ``graph_view``              read-only drawing of the pipeline by topological layer
 ``execution_panel``         Run / Cancel, engine, limits, input, plots, log, results
 ``run_worker``              the run on a QThread; events and result by queued signals
+``transcript_view``         a run's transcripts: text, segments (click to play), export
 ``telemetry`` / ``plots``   ring buffers fed by events; pyqtgraph plots redrawn by a timer
 ``settings``                typed QSettings spec (robust to garbage values)
 ``autosave``                swap files and restore after a crash
@@ -32,11 +33,11 @@ Extension points for the next steps (see each module's docstring):
   ``MainWindow.register_file_handler(FileKind.AUDIO, ...)``; waveforms from
   ``core.audio.summarize_file`` on a thread pool, playback with QtMultimedia; "Use as run
   input" decodes the file on the run's worker thread (``execution_panel.audio_input``).
-* **Transcript view** (segments, click to play, export): subscribe to
-  ``ExecutionPanel.run_finished`` and show transcript outputs; a one-click Transcribe takes
-  ``AudioPanel.selected_path()``, builds a request with core and calls
-  ``ExecutionPanel.run_request(request, "wasm")``; clicking a segment calls
-  ``AudioPanel.seek(start)`` and ``toggle_play()``. Exports call ``core.export``.
+* **Transcript view** (built: a tab of the Run panel shown when outputs hold transcripts;
+  segments click-to-play, copy, export via ``core.export``). Still to wire: a one-click
+  Transcribe that takes ``AudioPanel.selected_path()``, builds the default Whisper request
+  with core (model from the ``whisper/default_model`` setting) and calls
+  ``ExecutionPanel.run_request(request, "wasm", audio_input(path, "wasm"))``.
 * **Package panel** (built): inspect/verify (``core.package``) on a thread pool, run through
   ``ExecutionPanel.run_package`` (the worker's ``prepare``/``runner`` hooks), File > Build
   Package. Still to wire: extract, build options (models, deps, metadata fields), progress.

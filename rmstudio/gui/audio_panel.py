@@ -87,6 +87,7 @@ class AudioPanel(QWidget):
         self.player = None
         self.audio_output = None
         self._player_path: str | None = None
+        self._pending_seek = 0.0
 
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
@@ -244,6 +245,7 @@ class AudioPanel(QWidget):
             self._summarize(path)
         self.cursor.setVisible(True)
         self.cursor.setValue(0)
+        self._pending_seek = 0.0
 
     def _summarize(self, path: str) -> None:
         if path in self._jobs:
@@ -282,9 +284,18 @@ class AudioPanel(QWidget):
         self.player.playbackStateChanged.connect(self._state_changed)
         self.player.errorOccurred.connect(lambda _e, text: self.message.emit(f"Playback: {text}"))
 
+    def can_play(self) -> bool:
+        """Whether there is an audio output device (headless machines and CI have none)."""
+        from PySide6.QtMultimedia import QMediaDevices
+
+        if QMediaDevices.audioOutputs():
+            return True
+        self.message.emit("No audio output device: playback is off (the waveform and seeking still work)")
+        return False
+
     def toggle_play(self) -> None:
         path = self.selected_path()
-        if path is None:
+        if path is None or not self.can_play():
             return
         self._ensure_player()
         from PySide6.QtMultimedia import QMediaPlayer
@@ -292,16 +303,32 @@ class AudioPanel(QWidget):
         if self._player_path != path:
             self.player.setSource(QUrl.fromLocalFile(path))
             self._player_path = path
+            self.player.setPosition(int(self._pending_seek * 1000))
         if self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState:
             self.player.pause()
         else:
             self.player.play()
 
+    def play(self) -> None:
+        """Start (or continue) playing the selected file."""
+        path = self.selected_path()
+        if path is None or not self.can_play():
+            return
+        self._ensure_player()
+        if self._player_path != path:
+            self.player.setSource(QUrl.fromLocalFile(path))
+            self._player_path = path
+            self.player.setPosition(int(self._pending_seek * 1000))
+        self.player.play()
+
     def seek(self, seconds: float) -> None:
         path = self.selected_path()
         if path is None:
             return
-        self._ensure_player()
+        self._pending_seek = seconds
+        if self.player is None or self._player_path != path:
+            self.cursor.setValue(seconds)  # applied when playback of this file starts
+            return
         if self._player_path != path:
             self.player.setSource(QUrl.fromLocalFile(path))
             self._player_path = path

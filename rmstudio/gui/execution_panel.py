@@ -56,6 +56,7 @@ from rmstudio.gui.json_editor import monospace_font
 from rmstudio.gui.plots import LivePlots
 from rmstudio.gui.run_worker import Prepare, RunController, Runner
 from rmstudio.gui.telemetry import MIB, RunTelemetry, format_event
+from rmstudio.gui.transcript_view import TranscriptView
 
 ENGINE_LABELS = {"wasm": "WASM sandbox", "native": "Native reference (numpy)"}
 REFRESH_MS = 150
@@ -263,8 +264,11 @@ class ExecutionPanel(QWidget):
         )
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.transcript = TranscriptView()
         self.tabs.addTab(self.output_view, "Output")
+        self.tabs.addTab(self.transcript, "Transcript")
         self.tabs.addTab(self.log_view, "Event log")
+        self.tabs.setTabVisible(1, False)  # shown when a run returns a transcript
 
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
@@ -546,7 +550,9 @@ class ExecutionPanel(QWidget):
             self.output_view.setPlainText(output_text)
             for w in result.warnings:
                 self._pending_log.append("warning: " + RMError.from_json(w).describe())
-            self.tabs.setCurrentWidget(self.output_view)
+            has_transcript = self.transcript.show_outputs(outputs)
+            self.tabs.setTabVisible(self.tabs.indexOf(self.transcript), has_transcript)
+            self.tabs.setCurrentWidget(self.transcript if has_transcript else self.output_view)
             self.message.emit(f"Run finished in the {engine}")
         else:
             assert result.error is not None

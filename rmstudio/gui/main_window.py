@@ -437,6 +437,8 @@ class MainWindow(QMainWindow):
             source.message.connect(self.show_message)
         self.audio_panel.use_as_input.connect(self.execution.set_audio_input)
         self.package_panel.run_requested.connect(self.execution.run_package)
+        self.execution.transcript.segment_activated.connect(self._play_segment)
+        self.execution.transcript.message.connect(self.show_message)
         self.package_panel.open_pipeline.connect(self._pipeline_from_package)
         self.execution.run_started.connect(self._run_state_changed)
         self.execution.run_finished.connect(self._run_state_changed)
@@ -553,6 +555,16 @@ class MainWindow(QMainWindow):
         self.package_dock.show()
         self.package_dock.raise_()
         return True
+
+    def _play_segment(self, start: float, _end: float) -> None:
+        """A transcript segment was clicked: play the Audio panel's file from its start."""
+        if self.audio_panel.selected_path() is None:
+            self.show_message("Add the audio file to the Audio panel to play segments")
+            return
+        self.audio_dock.show()
+        self.audio_dock.raise_()
+        self.audio_panel.seek(start)
+        self.audio_panel.play()
 
     def _pipeline_from_package(self, text: str, title: str) -> None:
         if not self.maybe_save():

@@ -260,3 +260,51 @@ def test_a_missing_audio_input_fails_with_a_readable_error(window, tmp_path, qtb
     assert not blocker.args[0].ok
     text = window.execution.error_box.text()
     assert "gone.wav" in text and "Traceback" not in text
+
+
+JFK_TRANSCRIPT = {
+    "text": " And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country.",
+    "segments": [
+        {
+            "start": 0.0,
+            "end": 7.6,
+            "text": " And so my fellow Americans, ask not what your country can do for you,",
+        },
+        {"start": 7.6, "end": 11.0, "text": " ask what you can do for your country."},
+    ],
+    "language": "en",
+    "audio_duration": 11.0,
+}
+
+
+def test_a_transcript_result_shows_segments_plays_and_exports(window, tmp_path, dialogs, qtbot):
+    import numpy as np
+    import soundfile as sf
+
+    from rmstudio.core.export import render
+    from rmstudio.core.runs import RunResult
+
+    wav = tmp_path / "speech.wav"
+    sf.write(str(wav), np.zeros(16000 * 11, dtype=np.float32), 16000)
+    window.open_audio(wav)
+    panel = window.execution
+    result = RunResult(ok=True, engine="wasm", outputs=[JFK_TRANSCRIPT], host={"wall_ms": 1234.0})
+    panel._on_finished(result, "[…]")
+    view = panel.transcript
+    assert panel.tabs.isTabVisible(panel.tabs.indexOf(view)) and panel.tabs.currentWidget() is view
+    assert view.segments.topLevelItemCount() == 2
+    assert view.segments.topLevelItem(1).text(0) == "0:07.600"
+    assert "ask not what your country" in view.text.toPlainText()
+    assert "2 segments" in view.summary.text() and "language en" in view.summary.text()
+    # Clicking a segment seeks the audio there.
+    view._activated(view.segments.topLevelItem(1))
+    assert window.audio_panel.cursor.value() == pytest.approx(7.6)
+    # Export through core.export: what the file holds is exactly core's rendering.
+    dialogs.save_path = str(tmp_path / "jfk.srt")
+    view.export_button.click()
+    assert (tmp_path / "jfk.srt").read_text() == render([JFK_TRANSCRIPT], "srt")
+    view.copy_button.click()
+    # A run without transcripts hides the tab again.
+    panel._on_finished(RunResult(ok=True, engine="wasm", outputs=[1, 2]), "[1, 2]")
+    assert not panel.tabs.isTabVisible(panel.tabs.indexOf(view))
