@@ -22,6 +22,7 @@ validates, executes or converts on its own. Modules, one job each:
 ``file_types``              extension -> kind -> handler, for Open, drops and the CLI
 ``audio_panel``             dropped audio: file list, streamed waveform, playback, seek
 ``package_panel``           .rmpkg: verify + inspect on a worker, run, open its pipeline
+``models_view``             the Whisper model store: list, import, remove, default, folder
 ``about`` / ``dialogs``     Help > About; the few modal questions (patched in tests)
 ``qt_compat``               guard against a PySide6 reference-count bug on Python 3.11
 ==========================  ================================================================
@@ -41,8 +42,9 @@ Extension points for the next steps (see each module's docstring):
 * **Package panel** (built): inspect/verify (``core.package``) on a thread pool, run through
   ``ExecutionPanel.run_package`` (the worker's ``prepare``/``runner`` hooks), File > Build
   Package. Still to wire: extract, build options (models, deps, metadata fields), progress.
-* **Models view**: ``add_panel("Models", ...)`` over ``core.models``; the default model and
-  thread count are already settings (``whisper/default_model``, ``whisper/threads``).
+* **Models view** (built): list / import / remove / prepare default / show folder over
+  ``core.models``; "Use for Transcribe" writes the ``whisper/default_model`` setting. Still
+  to wire: downloads with progress (``core.models.download_model``), CTranslate2 conversion.
 """
 
 from rmstudio.gui import qt_compat

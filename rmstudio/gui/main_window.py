@@ -61,6 +61,7 @@ from rmstudio.gui.execution_panel import ENGINE_LABELS, ExecutionPanel
 from rmstudio.gui.file_types import FileKind, Handler, OpenPlan, dialog_filter, plan_open
 from rmstudio.gui.graph_view import GraphView
 from rmstudio.gui.json_editor import EditorArea
+from rmstudio.gui.models_view import ModelsView
 from rmstudio.gui.node_list import NodeList, node_type_menu
 from rmstudio.gui.package_panel import PackagePanel, _Job
 from rmstudio.gui.param_form import ParamForm
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         self.execution = ExecutionPanel(self.model)
         self.audio_panel = AudioPanel()
         self.package_panel = PackagePanel()
+        self.models_view = ModelsView(self.settings.get("whisper/default_model"))
         self.setCentralWidget(self.editor_area)
         self._build_docks()
         self._build_actions()
@@ -178,6 +180,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.audio_dock, self.package_dock)
         self.pipeline_dock.raise_()
         self.register_file_handler(FileKind.PACKAGE, self.open_package)
+        self.models_dock = self.add_panel("Models", self.models_view, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.package_dock, self.models_dock)
+        self.pipeline_dock.raise_()
         self.run_dock = self.add_panel("Run", self.execution, Qt.DockWidgetArea.RightDockWidgetArea)
         self.graph_dock = self.add_panel("Graph", self.graph, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock = self.add_panel("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -207,6 +212,7 @@ class MainWindow(QMainWindow):
             self.pipeline_dock,
             self.audio_dock,
             self.package_dock,
+            self.models_dock,
             self.run_dock,
             self.graph_dock,
             self.problems_dock,
@@ -366,6 +372,7 @@ class MainWindow(QMainWindow):
             self.pipeline_dock,
             self.audio_dock,
             self.package_dock,
+            self.models_dock,
             self.run_dock,
             self.graph_dock,
             self.problems_dock,
@@ -433,6 +440,7 @@ class MainWindow(QMainWindow):
             self.execution,
             self.audio_panel,
             self.package_panel,
+            self.models_view,
         ):
             source.message.connect(self.show_message)
         self.audio_panel.use_as_input.connect(self.execution.set_audio_input)
@@ -440,6 +448,9 @@ class MainWindow(QMainWindow):
         self.execution.transcript.segment_activated.connect(self._play_segment)
         self.execution.transcript.message.connect(self.show_message)
         self.package_panel.open_pipeline.connect(self._pipeline_from_package)
+        self.models_view.default_changed.connect(
+            lambda name: self.settings.set("whisper/default_model", name)
+        )
         self.execution.run_started.connect(self._run_state_changed)
         self.execution.run_finished.connect(self._run_state_changed)
         self.execution.engine_combo.currentIndexChanged.connect(self._engine_changed)
@@ -853,6 +864,7 @@ class MainWindow(QMainWindow):
         self.execution.shutdown()
         self.audio_panel.shutdown()
         self.package_panel.shutdown()
+        self.models_view.shutdown()
         self._save_settings()
         self.autosave.close()
         app = QApplication.instance()

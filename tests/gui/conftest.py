@@ -62,6 +62,12 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
     return rec
 
 
+@pytest.fixture(autouse=True)
+def _isolated_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Models view reads (and Import writes) the model store: never the user's own."""
+    monkeypatch.setenv("RMSTUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture
 def settings(tmp_path: Path):
     """Typed settings in a private INI file under tmp (a random name, never the user's)."""

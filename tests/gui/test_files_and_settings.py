@@ -361,3 +361,38 @@ def test_a_hostile_package_shows_an_error_and_changes_nothing(window, calc_file,
     assert window.model.text == before and window.model.path == calc_file.resolve()
     assert not (tmp_path.parent / "escaped.txt").exists()
     assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("*"))
+
+
+# ---------------------------------------------------------------- models
+
+
+def test_models_view_imports_lists_chooses_and_removes(window, tiny_en_ggml, settings, qtbot):
+    view = window.models_view
+    window.models_dock.show()
+    window.models_dock.raise_()
+    qtbot.waitUntil(lambda: view._loaded, timeout=3000)
+    assert "No models yet" in view.tree.topLevelItem(0).text(0)
+    assert str(view.folder.text()).startswith("Store: ")
+    assert os.environ["RMSTUDIO_DATA_DIR"] in view.folder.text()
+    test_model = tiny_en_ggml["q8_0"]  # tiny.en converted from the bundled package
+    with qtbot.waitSignal(view.message, timeout=60_000, check_params_cb=lambda m: "is in the store" in m):
+        view.import_file(test_model)
+    assert view.tree.topLevelItemCount() == 1
+    name = view.selected_name()
+    assert name and "tiny" in view.tree.topLevelItem(0).text(1)
+    view.default_button.click()
+    assert settings.get("whisper/default_model") == name
+    assert view.tree.topLevelItem(0).text(0).startswith("★ ")
+    view.remove_button.click()
+    assert "No models yet" in view.tree.topLevelItem(0).text(0)
+
+
+def test_importing_a_file_that_is_not_a_model_says_why(window, tmp_path, qtbot):
+    bad = tmp_path / "notes.bin"
+    bad.write_bytes(b"this is not a ggml model")
+    view = window.models_view
+    with qtbot.waitSignal(view.message, timeout=30_000, check_params_cb=lambda m: "notes.bin" in m) as msg:
+        view.import_file(bad)
+    assert "Traceback" not in msg.args[0]
+    view.refresh()
+    assert "No models yet" in view.tree.topLevelItem(0).text(0)

@@ -1,0 +1,232 @@
+"""The Models view: the Whisper model store (``core.models``) - list, import, remove, default.
+
+Lists every model in the store (name, what the weights are, format, size, where it came
+from) and marks the one Transcribe uses (the ``whisper/default_model`` setting). Import
+validates a ggml ``.bin`` with ``core.models.import_model`` on a worker thread - a
+hundreds-of-megabytes file is hashed - and "Prepare default model" converts the bundled
+tiny.en (``core.models.default_model``). "Show folder" opens the store in the file manager,
+which answers the most common offline question: where do models go?
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rmstudio.core.errors import RMError
+
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+        self.signals = _Signals()
+
+    def run(self) -> None:
+        try:
+            value = self.fn()
+        except RMError as exc:
+            self.signals.failed.emit(exc)
+        except Exception as exc:  # never let a bad file take the window down
+            self.signals.failed.emit(RMError("invalid_model", f"{type(exc).__name__}: {exc}"))
+        else:
+            self.signals.done.emit(value)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+class ModelsView(QWidget):
+    message = Signal(str)
+    default_changed = Signal(str)
+
+    def __init__(self, default_name: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.default_name = default_name
+        self.models: list = []
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._jobs: list[_Job] = []
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Model", "Weights", "Format", "Size", "Source"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.folder = QLabel()
+        self.folder.setWordWrap(True)
+        self.folder.setStyleSheet("color: #555;")
+        self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Add a whisper.cpp ggml model file (.bin) to the store")
+        self.import_button.clicked.connect(self.import_dialog)
+        self.default_button = QPushButton("Use for Transcribe")
+        self.default_button.clicked.connect(self._make_default)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self._remove)
+        self.prepare_button = QPushButton("Prepare default model")
+        self.prepare_button.setToolTip("Convert the bundled Whisper tiny.en (offline, once)")
+        self.prepare_button.clicked.connect(self._prepare_default)
+        self.folder_button = QPushButton("Show folder")
+        self.folder_button.clicked.connect(self._show_folder)
+        buttons = QHBoxLayout()
+        for b in (self.import_button, self.default_button, self.remove_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        more = QHBoxLayout()
+        more.addWidget(self.prepare_button)
+        more.addWidget(self.folder_button)
+        more.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(buttons)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(more)
+        layout.addWidget(self.folder)
+        self._loaded = False  # the store is read when the view is first shown
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loaded:
+            self.refresh()
+
+    # ---------------------------------------------------------------- store
+
+    def refresh(self) -> None:
+        from rmstudio.core.models import list_models, models_dir
+
+        self._loaded = True
+        try:
+            self.models = list_models()
+        except RMError as exc:
+            self.models = []
+            self.message.emit(exc.describe())
+        self.folder.setText(f"Store: {models_dir()}")
+        keep = self.selected_name()
+        self.tree.clear()
+        names = {m.name for m in self.models}
+        for m in self.models:
+            chosen = m.name == self.default_name if self.default_name in names else m.is_default
+            star = "★ " if chosen else ""
+            item = QTreeWidgetItem([star + m.name, m.label, m.ftype, _size(m.size), m.source])
+            item.setData(0, NAME_ROLE, m.name)
+            item.setToolTip(0, f"{m.path}\nsha256 {m.sha256}")
+            self.tree.addTopLevelItem(item)
+            if m.name == keep:
+                self.tree.setCurrentItem(item)
+        if not self.models:
+            empty = QTreeWidgetItem(["No models yet: Import… or Prepare default model"])
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.tree.addTopLevelItem(empty)
+            empty.setFirstColumnSpanned(True)
+        self._update_buttons()
+
+    def selected_name(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, NAME_ROLE) if item is not None else None
+
+    def _update_buttons(self) -> None:
+        has = self.selected_name() is not None
+        self.default_button.setEnabled(has)
+        self.remove_button.setEnabled(has)
+
+    def _start(self, fn, done, label: str) -> None:
+        job = _Job(fn)
+        job.signals.done.connect(done)
+        job.signals.failed.connect(self._failed)
+        self._jobs.append(job)
+        self.message.emit(label)
+        for b in (self.import_button, self.prepare_button):
+            b.setEnabled(False)
+        self.pool.start(job)
+
+    def _failed(self, error: RMError) -> None:
+        self._jobs.clear()
+        self.import_button.setEnabled(True)
+        self.prepare_button.setEnabled(True)
+        self.message.emit(error.describe())
+
+    def _added(self, model) -> None:
+        self._jobs.clear()
+        self.import_button.setEnabled(True)
+        self.prepare_button.setEnabled(True)
+        self.refresh()
+        for row in range(self.tree.topLevelItemCount()):
+            if self.tree.topLevelItem(row).data(0, NAME_ROLE) == model.name:
+                self.tree.setCurrentItem(self.tree.topLevelItem(row))
+        self.message.emit(f"Model {model.name} ({model.label}, {model.ftype}) is in the store")
+
+    def import_file(self, path: str | Path) -> None:
+        from rmstudio.core.models import import_model
+
+        self._start(lambda: import_model(path), self._added, f"Importing {Path(path).name}…")
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import Whisper model", str(Path.home()), "whisper.cpp ggml models (*.bin);;All files (*)"
+        )
+        if path:
+            self.import_file(path)
+
+    def _prepare_default(self) -> None:
+        from rmstudio.core.models import default_model
+
+        self._start(default_model, self._added, "Preparing the default model (converting tiny.en)…")
+
+    def _remove(self) -> None:
+        from rmstudio.core.models import remove_model
+
+        name = self.selected_name()
+        if name is None:
+            return
+        try:
+            remove_model(name)
+        except RMError as exc:
+            self.message.emit(exc.describe())
+            return
+        self.message.emit(f"Removed {name}")
+        self.refresh()
+
+    def _make_default(self) -> None:
+        name = self.selected_name()
+        if name:
+            self.default_name = name
+            self.default_changed.emit(name)
+            self.refresh()
+            self.message.emit(f"Transcribe will use {name}")
+
+    def _show_folder(self) -> None:
+        from rmstudio.core.models import models_dir
+
+        folder = models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def wait(self, msecs: int = 120_000) -> bool:
+        return self.pool.waitForDone(msecs)
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone(10_000)
