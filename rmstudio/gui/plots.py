@@ -118,6 +118,8 @@ class LivePlots(QWidget):
         tel = self.telemetry
         if not tel.take_dirty() and not force:
             return False
+        if tel.event_count == 0:
+            return False  # nothing run yet: keep the empty axes and the hint
         self.redraws += 1
         x_end = max(0.001, tel.last_t * 1.08)
         x, y = tel.memory.arrays()
