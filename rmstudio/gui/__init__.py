@@ -24,7 +24,6 @@ validates, executes or converts on its own. Modules, one job each:
 ``package_panel``           .rmpkg: verify + inspect on a worker, run, open its pipeline
 ``models_view``             the Whisper model store: list, import, remove, default, folder
 ``about`` / ``dialogs``     Help > About; the few modal questions (patched in tests)
-``qt_compat``               guard against a PySide6 reference-count bug on Python 3.11
 ==========================  ================================================================
 
 Extension points for the next steps (see each module's docstring):
@@ -47,6 +46,8 @@ Extension points for the next steps (see each module's docstring):
   to wire: downloads with progress (``core.models.download_model``), CTranslate2 conversion.
 """
 
-from rmstudio.gui import qt_compat
+import os
 
-qt_compat.apply()
+# Qt Multimedia probes for PipeWire and VA-API at start-up and logs each miss; on machines
+# without them (servers, CI) those lines are noise, not problems.
+os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.symbolsresolver=false")

@@ -26,11 +26,12 @@ def drag_drop(widget: QWidget, mime: QMimeData, pos: QPoint | None = None) -> bo
     action = Qt.DropAction.CopyAction
     buttons = Qt.MouseButton.LeftButton
     mods = Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPointF(pos), action, mime, buttons, mods)
+    # Qt 6.11's bindings take integer points for enter/move and a float point for the drop.
+    enter = QDragEnterEvent(QPoint(pos), action, mime, buttons, mods)
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False
-    move = QDragMoveEvent(QPointF(pos), action, mime, buttons, mods)
+    move = QDragMoveEvent(QPoint(pos), action, mime, buttons, mods)
     QApplication.sendEvent(widget, move)
     if not move.isAccepted():
         QApplication.sendEvent(widget, QDragLeaveEvent())
@@ -44,7 +45,7 @@ def drag_enter_refused(widget: QWidget, mime: QMimeData, pos: QPoint | None = No
     """True if ``widget`` refuses the drag at the enter event."""
     pos = pos or widget.rect().center()
     enter = QDragEnterEvent(
-        QPointF(pos),
+        QPoint(pos),
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
