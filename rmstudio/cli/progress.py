@@ -69,3 +69,26 @@ class ProgressBar:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def progress_listener(bar: ProgressBar, audio_seconds: float | None = None):
+    """An engine event callback that drives ``bar`` from the guest's ``progress`` events.
+
+    Shows which node is working, audio seconds done of the total, and the real-time factor so
+    far (processing time / audio time; below 1 is faster than real time).
+    """
+    started = time.monotonic()
+
+    def on_event(event: dict) -> None:
+        kind = event.get("event")
+        if kind == "progress" and event.get("unit") == "s":
+            done, total = float(event.get("done", 0)), float(event.get("total") or audio_seconds or 0)
+            elapsed = time.monotonic() - started
+            bar.label = f"{event.get('node_id', 'processing')}"
+            bar.suffix = f"RTF {elapsed / done:.2f}" if done > 0 else ""
+            bar.update(done, total or None)
+        elif kind == "segment" and isinstance(event.get("text"), str):
+            text = event["text"].strip()
+            bar.suffix = (text[:40] + "...") if len(text) > 40 else text
+
+    return on_event

@@ -8,12 +8,13 @@ import sys
 from typing import Any
 
 from rmstudio.cli.output import format_bytes, print_json, print_problem, summarize_value
+from rmstudio.cli.progress import ProgressBar, progress_listener
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import ENGINES, execute
-from rmstudio.core.inputs import parse_input
 from rmstudio.core.manifest import load, validate
 from rmstudio.core.package.format import is_package_file
-from rmstudio.core.runs import Limits, RunRequest, RunResult
+from rmstudio.core.prepare import prepare_run
+from rmstudio.core.runs import Limits, RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "file", metavar="MANIFEST", help="manifest JSON, a run request with input_data, or an .rmpkg package"
     )
     p.add_argument(
-        "--input", "-i", metavar="DATA", help="input items: JSON ('[5, 7, 3]'), @file.json, or a .json path"
+        "--input",
+        "-i",
+        metavar="DATA",
+        help="input: an audio file, JSON ('[5, 7, 3]'), @file.json, or a .json path",
     )
     p.add_argument(
         "--engine",
@@ -89,9 +93,9 @@ def _print_summary(result: RunResult, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     pkg = None
     if is_package_file(args.file):  # by magic bytes: verified, extracted, its own runtime and dirs
-        from rmstudio.core.package.run import prepare_run
+        from rmstudio.core.package.run import prepare_run as prepare_package
 
-        pkg = prepare_run(args.file)
+        pkg = prepare_package(args.file)
         for w in pkg.warnings:
             print_problem(w, "warning")
     doc = pkg.document if pkg is not None else load(args.file)
@@ -104,27 +108,29 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.input is not None:
-        input_data = parse_input(args.input)
-    elif doc.has_input:
-        input_data = doc.input_data
-    else:
-        from rmstudio.core.runs import NO_INPUT
-
-        input_data = NO_INPUT
-    options = dict(doc.request_extra.get("options") or {})
-    if args.array_encoding:
-        options["array_encoding"] = args.array_encoding
+    options = {"array_encoding": args.array_encoding} if args.array_encoding else {}
     limits = Limits(
         memory_bytes=int(args.memory_limit * 2**20) if args.memory_limit else None,
         timeout_s=args.timeout,
     )
-    request = RunRequest(doc.data, input_data, options, limits)
-    on_event = _event_printer(args.json) if args.events else None
-    if pkg is not None and args.engine == "wasm":
-        result = pkg.run(request, on_event)
-    else:
-        result = execute(request, args.engine, on_event)
+    with prepare_run(
+        doc, input_value=args.input, engine=args.engine, limits=limits, options=options, mount=pkg is None
+    ) as prepared:
+        for note in prepared.notes:
+            print(note, file=sys.stderr)
+        on_event = _event_printer(args.json) if args.events else None
+        bar = None
+        if on_event is None and not args.json and prepared.audio_duration:
+            bar = ProgressBar("processing", unit="s")
+            on_event = progress_listener(bar, prepared.audio_duration)
+        try:
+            if pkg is not None and args.engine == "wasm":
+                result = pkg.run(prepared.request, on_event)
+            else:
+                result = execute(prepared.request, args.engine, on_event)
+        finally:
+            if bar is not None:
+                bar.close()
     if args.json:
         print_json(result.to_json())
     elif result.ok:

@@ -67,8 +67,9 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
         items = [request.input_data]
     try:
         input_is_list = isinstance(request.input_data, list)
+        preopens = {p.guest_path: p.host_path for p in request.preopens}
         items = [
-            to_internal(v, f"/input_data/{i}" if input_is_list else "/input_data")
+            to_internal(v, f"/input_data/{i}" if input_is_list else "/input_data", preopens)
             for i, v in enumerate(items)
         ]
     except RMError as exc:

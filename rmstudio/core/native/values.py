@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,22 @@ from rmstudio.core.errors import RMError
 _EXACT_INT = 2**53
 
 
-def to_internal(value: Any, path: str) -> Any:
-    """Decode typed arrays (anywhere in the value) into numpy arrays."""
+def to_internal(value: Any, path: str, preopens: dict[str, Path] | None = None) -> Any:
+    """Decode typed arrays (anywhere in the value) into numpy arrays.
+
+    File references (``"encoding": "file"``) are read from the run's preopened directories,
+    as the guest reads them through WASI.
+    """
+    if isinstance(value, dict) and value.get("encoding") == "file" and "dtype" in value:
+        from rmstudio.core.audio.item import read_file_reference
+
+        return read_file_reference(value, preopens or {}, path)
     if typed_arrays.is_typed_array(value):
         return typed_arrays.decode(value, path)
     if isinstance(value, list):
-        return [to_internal(v, f"{path}/{i}") for i, v in enumerate(value)]
+        return [to_internal(v, f"{path}/{i}", preopens) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: to_internal(v, f"{path}/{k}") for k, v in value.items()}
+        return {k: to_internal(v, f"{path}/{k}", preopens) for k, v in value.items()}
     return value
 
 

@@ -13,18 +13,14 @@ its own under the cache, so the guest sees that one file and nothing else of the
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import catalog
-from rmstudio.core.paths import cache_dir
+from rmstudio.core.models.mount import stage_model  # noqa: F401  (re-exported for run.py)
 
 MODEL_PARAM = "model"
 _STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -121,32 +117,3 @@ def find_fallback(requested: str) -> tuple[str, Path, bool] | None:
     except (RMError, OSError):
         return None
     return name_from_file(path), path, False
-
-
-def stage_model(path: Path) -> Path:
-    """A directory holding only ``path`` (hard link, else a one-time copy), reused across runs."""
-    st = path.stat()
-    where = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    key = f"{where}-{st.st_size:x}-{st.st_mtime_ns:x}"
-    base = cache_dir() / "package-models"
-    target_dir = base / key
-    target = target_dir / path.name
-    if target.is_file() and not target.is_symlink() and target.stat().st_size == st.st_size:
-        return target_dir
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".stage-", dir=base))
-    try:
-        try:
-            os.link(path, tmp / path.name)
-        except OSError:
-            shutil.copyfile(path, tmp / path.name)
-        try:
-            os.rename(tmp, target_dir)
-        except OSError:
-            if not target.is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target_dir

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rmstudio.core.audio.item import GUEST_INPUT_DIR
 from rmstudio.core.engine import GuestRuntime, RunControl, WasmEngine
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import ManifestDocument, from_text
@@ -71,7 +72,11 @@ class PreparedPackage:
         return self.document.data
 
     def apply(self, request: RunRequest) -> RunRequest:
-        """``request`` with this package's manifest adjustments, model map and *only* its preopens."""
+        """``request`` with this package's manifest adjustments, model map and *only* its preopens.
+
+        The one exception is the run's own input directory (``/input``, made by the host for the
+        audio file the user chose, never named by a manifest).
+        """
         options = dict(request.options)
         if self.model_options:
             models = dict(options.get("models") or {}) if isinstance(options.get("models"), dict) else {}
@@ -80,7 +85,8 @@ class PreparedPackage:
         manifest = request.manifest
         if self._run_manifest is not None and manifest is self.document.data:
             manifest = self._run_manifest
-        return replace(request, manifest=manifest, options=options, preopens=list(self.preopens))
+        inputs = [p for p in request.preopens if p.guest_path == GUEST_INPUT_DIR]
+        return replace(request, manifest=manifest, options=options, preopens=[*self.preopens, *inputs])
 
     def engine(self) -> WasmEngine:
         return _engine_for(self.runtime)
