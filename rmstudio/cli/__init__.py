@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "rmstudio.cli.run_cmd",
     "rmstudio.cli.validate_cmd",
     "rmstudio.cli.nodes_cmd",
+    "rmstudio.cli.transcribe_cmd",
     "rmstudio.cli.models_cmd",
     "rmstudio.cli.package_cmd",
     "rmstudio.cli.gui_cmd",

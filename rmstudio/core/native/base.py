@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rmstudio.core.errors import RMError
@@ -22,6 +22,8 @@ class Context:
     # How items of a source node map back to the request: "/input_data/<k>" when input_data
     # was a list, "/input_data" when it was one item.
     input_is_list: bool = True
+    # The request's options (e.g. "models": name -> file, as the host mapped them).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def invalid_input(self, index: int, message: str) -> RMError:
         return RMError(

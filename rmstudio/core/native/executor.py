@@ -13,7 +13,7 @@ from typing import Any
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import catalog
 from rmstudio.core.manifest.validate import effective_params, validate_data
-from rmstudio.core.native import nodes_audio, nodes_math  # noqa: F401  (register the nodes)
+from rmstudio.core.native import nodes_audio, nodes_math, nodes_whisper  # noqa: F401  (register the nodes)
 from rmstudio.core.native.base import NODES, Context
 from rmstudio.core.native.values import to_internal, to_output
 from rmstudio.core.runs import NO_INPUT, EventCallback, RunRequest, RunResult
@@ -96,7 +96,7 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
             )
         is_source = not graph.inputs[node_id]
         node_in = items if is_source else [x for src in graph.inputs[node_id] for x in produced[src]]
-        ctx = Context(node_id, spec.name, is_source, emit, input_is_list)
+        ctx = Context(node_id, spec.name, is_source, emit, input_is_list, options)
         start = now_ms()
         emit({"event": "node_start", "node_id": node_id, "node_type": spec.name, "t_ms": start})
         try:

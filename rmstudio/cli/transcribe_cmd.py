@@ -1,0 +1,131 @@
+"""``rmstudio transcribe``: speech to text in the sandbox, with a progress bar and exports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rmstudio.cli.output import print_json, print_problem
+from rmstudio.cli.progress import ProgressBar, progress_listener
+from rmstudio.core.errors import RMError
+from rmstudio.core.execute import ENGINES
+from rmstudio.core.export import FORMATS, render, write_transcript
+from rmstudio.core.runs import Limits
+from rmstudio.core.transcribe import WhisperOptions, transcribe_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transcribe", help="transcribe audio files with Whisper in the sandbox")
+    p.add_argument("files", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC, OGG, MP3, ...)")
+    p.add_argument(
+        "--format",
+        "-f",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: txt on screen; from the -o file's extension)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="a directory (one file per input) or, for one input, a file name",
+    )
+    p.add_argument(
+        "--model",
+        "-m",
+        default="default",
+        help="model name (rmstudio models list), a ggml file, or 'default' (tiny.en)",
+    )
+    p.add_argument("--language", "-l", default="auto", help="spoken language code, or auto")
+    p.add_argument("--translate", action="store_true", help="translate the speech to English")
+    p.add_argument(
+        "--threads", "-t", type=int, default=1, help="threads to request (see docs/PERFORMANCE.md)"
+    )
+    p.add_argument("--beam-size", type=int, default=1, help="beam search width (1 = greedy)")
+    p.add_argument("--prompt", default="", help="initial prompt (names, spelling)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="wasm",
+        help="wasm: the sandbox (default); native: native whisper.cpp for comparison",
+    )
+    p.add_argument("--timeout", type=float, metavar="SECONDS")
+    p.add_argument("--memory-limit", type=float, metavar="MIB", default=Limits().memory_bytes / 2**20)
+    p.add_argument("--json", action="store_true", help="print the transcripts and run facts as JSON")
+    p.set_defaults(func=run)
+
+
+def _target(args: argparse.Namespace, audio: Path, fmt: str) -> Path | None:
+    if not args.output:
+        return None
+    out = Path(args.output)
+    if out.is_dir() or args.output.endswith(("/", "\\")) or len(args.files) > 1:
+        out.mkdir(parents=True, exist_ok=True)
+        return out / f"{audio.stem}.{fmt}"
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    options = WhisperOptions(
+        args.model, args.language, args.translate, args.threads, args.beam_size, args.prompt
+    )
+    limits = Limits(
+        memory_bytes=int(args.memory_limit * 2**20) if args.memory_limit else None, timeout_s=args.timeout
+    )
+    if args.output and len(args.files) > 1 and Path(args.output).suffix and not Path(args.output).is_dir():
+        raise RMError(
+            "invalid_request",
+            f"{len(args.files)} inputs need a directory for -o, not a file name",
+            hint="Give a directory, e.g. -o transcripts/",
+        )
+    failures = 0
+    report = []
+    for name in args.files:
+        audio = Path(name)
+        bar = ProgressBar(audio.name, unit="s")
+        job = transcribe_file(
+            audio, options, engine=args.engine, limits=limits, on_event=progress_listener(bar)
+        )
+        bar.close()
+        if job.transcript is None:
+            assert job.result.error is not None
+            print_problem(job.result.error, "error")
+            failures += 1
+            report.append({"file": str(audio), "ok": False, "error": job.result.error.to_json()})
+            continue
+        fmt = args.format or (
+            Path(args.output).suffix.lstrip(".")
+            if args.output and Path(args.output).suffix.lstrip(".") in FORMATS
+            else "txt"
+        )
+        target = _target(args, audio, fmt)
+        rtf = f"RTF {job.rtf:.2f}" if job.rtf else ""
+        peak = job.result.host.get("peak_memory_bytes")
+        facts = f"{job.audio_duration:.1f} s of audio in {job.wall_s:.1f} s ({rtf}" + (
+            f", peak guest memory {peak / 2**20:.0f} MiB)" if peak else ")"
+        )
+        if target is not None:
+            write_transcript(job.transcript, target, fmt)
+            print(f"{audio}: {facts} -> {target}", file=sys.stderr)
+        elif not args.json:
+            if len(args.files) > 1:
+                print(f"== {audio}")
+            print(render(job.transcript, fmt), end="" if fmt != "txt" else "\n")
+            print(f"{audio}: {facts}", file=sys.stderr)
+        report.append(
+            {
+                "file": str(audio),
+                "ok": True,
+                "transcript": job.transcript,
+                "audio_duration": job.audio_duration,
+                "wall_s": job.wall_s,
+                "rtf": job.rtf,
+                "engine": job.result.engine,
+                "host": job.result.host,
+                **({"output": str(target)} if target else {}),
+            }
+        )
+    if args.json:
+        print_json(report if len(report) > 1 else report[0])
+    return 1 if failures else 0

@@ -1,0 +1,137 @@
+"""Transcription end to end: real speech (jfk.wav), the real default model, both executors.
+
+The expected sentence is whisper.cpp's published reference for samples/jfk.wav; it is
+compared after normalising case, punctuation and whitespace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rmstudio.core.transcribe import WhisperOptions, transcribe_file
+from tests.conftest import REPO
+
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+@pytest.fixture(scope="module")
+def jfk_variants(jfk_wav, tmp_path_factory):
+    """jfk.wav as FLAC, as 44.1 kHz stereo and as 8-bit unsigned WAV (made with soundfile and a
+    plain linear interpolation, independent of our resampler)."""
+    out = tmp_path_factory.mktemp("jfk")
+    data, rate = sf.read(jfk_wav, dtype="float64")
+    sf.write(out / "jfk.flac", data, rate, subtype="PCM_16")
+    t_new = np.arange(int(len(data) * 44100 / rate)) / 44100
+    up = np.interp(t_new, np.arange(len(data)) / rate, data)
+    sf.write(out / "jfk-44k-stereo.wav", np.stack([up, up * 0.8], axis=1), 44100, subtype="PCM_16")
+    sf.write(out / "jfk-u8.wav", data, rate, subtype="PCM_U8")
+    return {"flac": out / "jfk.flac", "stereo44k": out / "jfk-44k-stereo.wav", "u8": out / "jfk-u8.wav"}
+
+
+@pytest.mark.parametrize("engine", ["wasm", "native"])
+def test_jfk_transcript(jfk_wav, engine):
+    events: list[dict] = []
+    job = transcribe_file(jfk_wav, engine=engine, on_event=events.append)
+    assert job.transcript is not None, job.result.error
+    assert normalise(job.transcript["text"]) == normalise(JFK_TEXT)
+    segments = job.transcript["segments"]
+    assert segments and all(0 <= s["start"] <= s["end"] <= 11.1 for s in segments)
+    assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    assert abs(job.audio_duration - 11.0) < 0.01
+    progress = [e for e in events if e["event"] == "progress" and e.get("unit") == "s"]
+    assert progress, "no audio progress events"
+    print(f"{engine}: jfk in {job.wall_s:.2f} s, RTF {job.rtf:.3f}")
+
+
+@pytest.mark.parametrize("variant", ["flac", "stereo44k", "u8"])
+def test_the_audio_path_handles_other_formats(jfk_variants, variant):
+    job = transcribe_file(jfk_variants[variant], engine="wasm")
+    assert job.transcript is not None, job.result.error
+    assert normalise(job.transcript["text"]) == normalise(JFK_TEXT)
+
+
+def test_cli_writes_every_export_format(jfk_wav, tmp_path):
+    for fmt in ("txt", "srt", "vtt", "json"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rmstudio",
+                "transcribe",
+                str(jfk_wav),
+                "-f",
+                fmt,
+                "-o",
+                str(tmp_path) + "/",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out = (tmp_path / f"jfk.{fmt}").read_text()
+        if fmt == "json":
+            assert normalise(json.loads(out)["text"]) == normalise(JFK_TEXT)
+        elif fmt == "vtt":
+            assert out.startswith("WEBVTT") and "-->" in out
+        elif fmt == "srt":
+            assert out.startswith("1\n00:00:00,000 --> ")
+        else:
+            assert normalise(out) == normalise(JFK_TEXT)
+
+
+def test_run_the_whisper_example_with_audio_input(jfk_wav):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rmstudio",
+            "run",
+            str(REPO / "resources/examples/whisper.json"),
+            "--input",
+            str(jfk_wav),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert normalise(result["outputs"][0]["text"]) == normalise(JFK_TEXT)
+
+
+def test_unreadable_audio_is_a_clear_error(tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rmstudio", "transcribe", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and "notes.wav" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_model_names_the_store(jfk_wav):
+    job = transcribe_file(jfk_wav, WhisperOptions(model="no-such-model"), engine="wasm")
+    assert job.transcript is None
+    assert job.result.error.code in {"model_not_found", "file_not_found"}
