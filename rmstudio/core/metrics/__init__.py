@@ -1,0 +1,1 @@
+"""Measures of results (word error rate) used by tests and benchmarks."""
