@@ -76,6 +76,7 @@ class AudioPanel(QWidget):
     message = Signal(str)
     file_selected = Signal(str)
     use_as_input = Signal(str, str)  # path, one-line description
+    transcribe_requested = Signal(str)  # path
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,10 +135,14 @@ class AudioPanel(QWidget):
             "The next run gets this file as one audio item {data, sample_rate, channels}"
         )
         self.input_button.clicked.connect(self._use_as_input)
+        self.transcribe_button = QPushButton("Transcribe")
+        self.transcribe_button.setToolTip("Speech to text with Whisper in the sandbox (Ctrl+T)")
+        self.transcribe_button.clicked.connect(self._transcribe)
 
         header = QHBoxLayout()
         header.addWidget(QLabel("Files"))
         header.addStretch(1)
+        header.addWidget(self.transcribe_button)
         header.addWidget(self.input_button)
         header.addWidget(self.remove_button)
         transport = QHBoxLayout()
@@ -191,6 +196,11 @@ class AudioPanel(QWidget):
         path = self.selected_path()
         if path:
             self.use_as_input.emit(path, self.describe(path))
+
+    def _transcribe(self) -> None:
+        path = self.selected_path()
+        if path:
+            self.transcribe_requested.emit(path)
 
     def selected_path(self) -> str | None:
         item = self.list.currentItem()
@@ -375,6 +385,7 @@ class AudioPanel(QWidget):
         self.position.setEnabled(has)
         self.remove_button.setEnabled(has)
         self.input_button.setEnabled(has)
+        self.transcribe_button.setEnabled(has)
 
     def shutdown(self) -> None:
         if self.player is not None:

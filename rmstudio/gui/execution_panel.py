@@ -18,7 +18,6 @@ point a one-click Transcribe button uses with a request built by core.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -45,12 +44,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rmstudio.core.audio import load_audio, to_item
 from rmstudio.core.errors import RMError
 from rmstudio.core.inputs import parse_input
 from rmstudio.core.manifest.document import parse_json
 from rmstudio.core.manifest.edit import format_manifest
-from rmstudio.core.runs import NO_INPUT, Limits, Preopen, RunRequest, RunResult
+from rmstudio.core.runs import NO_INPUT, Limits, RunRequest, RunResult
+from rmstudio.core.transcribe import WhisperOptions, default_manifest
 from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.json_editor import monospace_font
 from rmstudio.gui.plots import LivePlots
@@ -108,26 +107,25 @@ class PackageRun:
         return self.package.run(request, on_event, control)
 
 
-def audio_input(path: str, engine: str) -> Prepare:
-    """A worker-thread step that decodes ``path`` and hands it to the run as one audio item.
-
-    For the WASM sandbox the samples go to the guest as a file in a read-only preopened
-    directory (no base64 in the request), removed when the run ends; the reference executor
-    takes them inline (it does not resolve file references itself).
-    """
-    encoding = "file" if engine == "wasm" else "base64"
+def audio_input(path: str | None, engine: str) -> Prepare:
+    """A worker-thread step that completes the request with core.prepare: the audio file (if
+    any) decoded into a read-only input directory, and every model the manifest names mounted
+    read-only for the guest. Temporary files go when the run ends."""
 
     def prepare(request: RunRequest) -> tuple[RunRequest, Callable[[], None]]:
-        tmp = tempfile.TemporaryDirectory(prefix="rmstudio-input-")
-        try:
-            payload = to_item(load_audio(path), encoding, file_dir=tmp.name)
-        except BaseException:
-            tmp.cleanup()
-            raise
-        preopens = list(request.preopens)
-        if payload.preopen is not None:
-            preopens.append(Preopen(Path(payload.preopen[0]), payload.preopen[1]))
-        return replace(request, input_data=[payload.item], preopens=preopens), tmp.cleanup
+        from rmstudio.core.manifest.document import ManifestDocument
+        from rmstudio.core.prepare import prepare_run
+
+        prepared = prepare_run(
+            ManifestDocument(request.manifest),
+            audio_path=path,
+            engine=engine,
+            limits=request.limits,
+            options=request.options,
+        )
+        if path is None:
+            prepared.request.input_data = request.input_data
+        return prepared.request, prepared.cleanup
 
     return prepare
 
@@ -433,9 +431,13 @@ class ExecutionPanel(QWidget):
         except RMError as exc:
             self._show_error(exc, "Not run")
             return False
-        audio = self._audio_path()
         engine = self.engine
-        return self.run_request(request, engine, audio_input(audio, engine) if audio else None)
+        return self.run_request(request, engine, audio_input(self._audio_path(), engine))
+
+    def transcribe(self, path: str, options: WhisperOptions) -> bool:
+        """One-click Transcribe: the default Whisper pipeline on ``path`` in the sandbox."""
+        request = RunRequest(default_manifest(options), NO_INPUT, {}, self.limits())
+        return self.run_request(request, "wasm", audio_input(path, "wasm"), label=None)
 
     def run_package(self, path: str) -> bool:
         """Run an .rmpkg with the input box's items (WASM sandbox, the package's own runtime)."""

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import edit
 from rmstudio.core.manifest.document import read_text
+from rmstudio.core.transcribe import WhisperOptions
 from rmstudio.gui import dialogs
 from rmstudio.gui.about import about_html
 from rmstudio.gui.audio_panel import AudioPanel
@@ -315,6 +316,13 @@ class MainWindow(QMainWindow):
             "Stop the running pipeline",
         )
         self.cancel_action.setEnabled(False)
+        self.transcribe_action = self._action(
+            "&Transcribe Selected Audio",
+            self.transcribe_selected,
+            QKeySequence("Ctrl+T"),
+            sp.SP_MediaVolume,
+            "Transcribe the audio file selected in the Audio panel with Whisper, in the sandbox",
+        )
         self.about_action = self._action("&About RM Studio", self.show_about)
         self.about_qt_action = self._action("About &Qt", QApplication.aboutQt)
         self.engine_group = QActionGroup(self)
@@ -362,6 +370,7 @@ class MainWindow(QMainWindow):
         run_menu = bar.addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
+        run_menu.addAction(self.transcribe_action)
         run_menu.addSeparator()
         engine_menu = run_menu.addMenu("&Engine")
         for action in self.engine_actions.values():
@@ -444,6 +453,7 @@ class MainWindow(QMainWindow):
         ):
             source.message.connect(self.show_message)
         self.audio_panel.use_as_input.connect(self.execution.set_audio_input)
+        self.audio_panel.transcribe_requested.connect(self.transcribe)
         self.package_panel.run_requested.connect(self.execution.run_package)
         self.execution.transcript.segment_activated.connect(self._play_segment)
         self.execution.transcript.message.connect(self.show_message)
@@ -802,6 +812,24 @@ class MainWindow(QMainWindow):
         current = self.editor.current_line()
         target = next((ln for ln in lines if ln > current), lines[0])
         self.editor.go_to_line(target)
+
+    def transcribe_selected(self) -> bool:
+        path = self.audio_panel.selected_path()
+        if path is None:
+            self.show_message("Add an audio file first (drop it on the window or File > Open)")
+            return False
+        return self.transcribe(path)
+
+    def transcribe(self, path: str) -> bool:
+        """Run the default Whisper pipeline on ``path`` with the model chosen in the Models view."""
+        options = WhisperOptions(
+            model=self.settings.get("whisper/default_model") or "default",
+            threads=self.settings.get("whisper/threads"),
+        )
+        started = self.execution.transcribe(path, options)
+        if started:
+            self.show_message(f"Transcribing {Path(path).name} with {options.model}…")
+        return started
 
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", about_html())

@@ -64,8 +64,8 @@ SPEC: tuple[Setting, ...] = (
     Setting("files/last_dir", str, "", "directory of the last open/save dialog"),
     Setting("window/geometry", bytes, b"", "main window geometry (Qt's saveGeometry)"),
     Setting("window/state", bytes, b"", "dock and toolbar layout (Qt's saveState)"),
-    Setting("whisper/default_model", str, "tiny.en", "Whisper model used by Transcribe (next step)"),
-    Setting("whisper/threads", int, 1, "threads for Whisper runs (next step)", minimum=1, maximum=64),
+    Setting("whisper/default_model", str, "default", "Whisper model used by Transcribe"),
+    Setting("whisper/threads", int, 1, "threads requested for Whisper runs", minimum=1, maximum=64),
 )
 
 _BY_KEY = {s.key: s for s in SPEC}
