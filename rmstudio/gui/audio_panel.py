@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.audio import WaveformSummary, audio_info, summarize_file
 from rmstudio.core.errors import RMError
+from rmstudio.gui.background import BackgroundJobs
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 WAVEFORM_BINS = 3000
@@ -48,30 +49,6 @@ def format_time(seconds: float) -> str:
     return f"{minutes}:{rest:04.1f}"
 
 
-class _SummarySignals(QObject):
-    done = Signal(str, object)  # path, WaveformSummary
-    failed = Signal(str, object)  # path, RMError
-
-
-class _SummaryJob(QRunnable):
-    """Computes one file's waveform summary off the GUI thread."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-        self.signals = _SummarySignals()
-
-    def run(self) -> None:
-        try:
-            summary = summarize_file(self.path, WAVEFORM_BINS, "peak")
-        except RMError as exc:
-            self.signals.failed.emit(self.path, exc)
-        except Exception as exc:  # a broken decoder must not take the window down
-            self.signals.failed.emit(self.path, RMError("audio_unreadable", f"{type(exc).__name__}: {exc}"))
-        else:
-            self.signals.done.emit(self.path, summary)
-
-
 class AudioPanel(QWidget):
     message = Signal(str)
     file_selected = Signal(str)
@@ -82,9 +59,9 @@ class AudioPanel(QWidget):
         super().__init__(parent)
         self.summaries: dict[str, WaveformSummary] = {}
         self.infos: dict[str, object] = {}
-        self._jobs: dict[str, _SummaryJob] = {}
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
+        self.jobs = BackgroundJobs(self, max_threads=2, error_code="audio_unreadable")
+        self.jobs.succeeded.connect(self._summary_done)
+        self.jobs.failed.connect(self._summary_failed)
         self.player = None
         self.audio_output = None
         self._player_path: str | None = None
@@ -258,26 +235,20 @@ class AudioPanel(QWidget):
         self._pending_seek = 0.0
 
     def _summarize(self, path: str) -> None:
-        if path in self._jobs:
+        if path in self.jobs.pending:
             return
-        job = _SummaryJob(path)
-        job.signals.done.connect(self._summary_done)
-        job.signals.failed.connect(self._summary_failed)
-        self._jobs[path] = job
-        self.pool.start(job)
+        self.jobs.submit(path, lambda: summarize_file(path, WAVEFORM_BINS, "peak"), source=path)
 
     def _summary_done(self, path: str, summary: WaveformSummary) -> None:
-        self._jobs.pop(path, None)
         self.summaries[path] = summary
         if path == self.selected_path():
             self._show(path)
 
     def _summary_failed(self, path: str, error: RMError) -> None:
-        self._jobs.pop(path, None)
         self.message.emit(error.describe())
 
     def wait_for_summaries(self, msecs: int = 30_000) -> bool:
-        return self.pool.waitForDone(msecs)
+        return self.jobs.wait(msecs)
 
     # ---------------------------------------------------------------- playback
 
@@ -390,5 +361,4 @@ class AudioPanel(QWidget):
     def shutdown(self) -> None:
         if self.player is not None:
             self.player.stop()
-        self.pool.clear()
-        self.pool.waitForDone(5000)
+        self.jobs.shutdown()

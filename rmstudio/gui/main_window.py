@@ -56,6 +56,7 @@ from rmstudio.gui import dialogs
 from rmstudio.gui.about import about_html
 from rmstudio.gui.audio_panel import AudioPanel
 from rmstudio.gui.autosave import Autosave, SwapFile, delete_swap, orphaned_swaps, restore_disabled
+from rmstudio.gui.background import BackgroundJobs
 from rmstudio.gui.connections_editor import ConnectionsEditor
 from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.execution_panel import ENGINE_LABELS, ExecutionPanel
@@ -64,7 +65,7 @@ from rmstudio.gui.graph_view import GraphView
 from rmstudio.gui.json_editor import EditorArea
 from rmstudio.gui.models_view import ModelsView
 from rmstudio.gui.node_list import NodeList, node_type_menu
-from rmstudio.gui.package_panel import PackagePanel, _Job
+from rmstudio.gui.package_panel import PackagePanel
 from rmstudio.gui.param_form import ParamForm
 from rmstudio.gui.problems_view import ProblemsView
 from rmstudio.gui.resources import example_files
@@ -141,6 +142,9 @@ class MainWindow(QMainWindow):
         self.execution = ExecutionPanel(self.model)
         self.audio_panel = AudioPanel()
         self.package_panel = PackagePanel()
+        self.package_builds = BackgroundJobs(self, max_threads=1, error_code="package_build_failed")
+        self.package_builds.succeeded.connect(self._package_built)
+        self.package_builds.failed.connect(self._package_build_failed)
         self.models_view = ModelsView(self.settings.get("whisper/default_model"))
         self.setCentralWidget(self.editor_area)
         self._build_docks()
@@ -617,13 +621,10 @@ class MainWindow(QMainWindow):
                 manifest.write_text(text, encoding="utf-8")
                 return build_package(manifest, target, BuildOptions(force=True))
 
-        job = _Job(out, build)
-        job.signals.done.connect(self._package_built)
-        job.signals.failed.connect(
-            lambda _p, exc: self.show_message("Build failed: " + exc.describe(), 15_000)
-        )
-        self._build_job = job
-        self.package_panel.pool.start(job)
+        self.package_builds.submit(out, lambda: build(out), source=out)
+
+    def _package_build_failed(self, _path: str, error: RMError) -> None:
+        self.show_message("Build failed: " + error.describe(), 15_000)
 
     def _package_built(self, path: str, result) -> None:
         self.show_message(f"Built {path} ({result.size / 1e6:.1f} MB)", 12_000)
@@ -891,6 +892,7 @@ class MainWindow(QMainWindow):
             return
         self.execution.shutdown()
         self.audio_panel.shutdown()
+        self.package_builds.shutdown(60_000)
         self.package_panel.shutdown()
         self.models_view.shutdown()
         self._save_settings()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,30 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from rmstudio.core.errors import RMError
+from rmstudio.gui.background import BackgroundJobs
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-class _Signals(QObject):
-    done = Signal(object)
-    failed = Signal(object)
-
-
-class _Job(QRunnable):
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-        self.signals = _Signals()
-
-    def run(self) -> None:
-        try:
-            value = self.fn()
-        except RMError as exc:
-            self.signals.failed.emit(exc)
-        except Exception as exc:  # never let a bad file take the window down
-            self.signals.failed.emit(RMError("invalid_model", f"{type(exc).__name__}: {exc}"))
-        else:
-            self.signals.done.emit(value)
 
 
 def _size(n: int) -> str:
@@ -65,9 +44,10 @@ class ModelsView(QWidget):
         super().__init__(parent)
         self.default_name = default_name
         self.models: list = []
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._jobs: list[_Job] = []
+        self.jobs = BackgroundJobs(self, max_threads=1, error_code="invalid_model")
+        # Bound methods (not lambdas) so the slots run on the GUI thread, queued.
+        self.jobs.succeeded.connect(self._job_done)
+        self.jobs.failed.connect(self._job_failed)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Model", "Weights", "Format", "Size", "Source"])
         self.tree.setRootIsDecorated(False)
@@ -153,23 +133,23 @@ class ModelsView(QWidget):
         self.remove_button.setEnabled(has)
 
     def _start(self, fn, done, label: str) -> None:
-        job = _Job(fn)
-        job.signals.done.connect(done)
-        job.signals.failed.connect(self._failed)
-        self._jobs.append(job)
         self.message.emit(label)
         for b in (self.import_button, self.prepare_button):
             b.setEnabled(False)
-        self.pool.start(job)
+        self.jobs.submit(done, fn)
+
+    def _job_done(self, done, value) -> None:
+        done(value)
+
+    def _job_failed(self, _done, error: RMError) -> None:
+        self._failed(error)
 
     def _failed(self, error: RMError) -> None:
-        self._jobs.clear()
         self.import_button.setEnabled(True)
         self.prepare_button.setEnabled(True)
         self.message.emit(error.describe())
 
     def _added(self, model) -> None:
-        self._jobs.clear()
         self.import_button.setEnabled(True)
         self.prepare_button.setEnabled(True)
         self.refresh()
@@ -225,8 +205,7 @@ class ModelsView(QWidget):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def wait(self, msecs: int = 120_000) -> bool:
-        return self.pool.waitForDone(msecs)
+        return self.jobs.wait(msecs)
 
     def shutdown(self) -> None:
-        self.pool.clear()
-        self.pool.waitForDone(10_000)
+        self.jobs.shutdown(10_000)

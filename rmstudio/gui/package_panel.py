@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest.edit import format_manifest
+from rmstudio.gui.background import BackgroundJobs
 
 STATUS_STYLE = {
     "verified": ("✔ verified", "#1b5e20", "#e8f5e9"),
@@ -49,31 +50,6 @@ def _size(n: Any) -> str:
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return str(n)
-
-
-class _Signals(QObject):
-    done = Signal(str, object)
-    failed = Signal(str, object)
-
-
-class _Job(QRunnable):
-    def __init__(self, path: str, fn) -> None:
-        super().__init__()
-        self.path = path
-        self.fn = fn
-        self.signals = _Signals()
-
-    def run(self) -> None:
-        try:
-            value = self.fn(self.path)
-        except RMError as exc:
-            self.signals.failed.emit(self.path, exc)
-        except Exception as exc:  # a damaged file must never take the window down
-            self.signals.failed.emit(
-                self.path, RMError("package_unreadable", f"{type(exc).__name__}: {exc}", source=self.path)
-            )
-        else:
-            self.signals.done.emit(self.path, value)
 
 
 def _inspect(path: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -96,9 +72,9 @@ class PackagePanel(QWidget):
         self.summary: dict[str, Any] | None = None
         self.manifest: dict[str, Any] | None = None
         self.error: RMError | None = None
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._jobs: list[_Job] = []
+        self.jobs = BackgroundJobs(self, max_threads=1, error_code="package_unreadable")
+        self.jobs.succeeded.connect(self._done)
+        self.jobs.failed.connect(self._failed)
 
         self.title = QLabel("Open or drop an .rmpkg package to inspect it")
         self.title.setWordWrap(True)
@@ -160,20 +136,16 @@ class PackagePanel(QWidget):
         self.details.clear()
         self.members.clear()
         self._update_buttons()
-        job = _Job(self.path, _inspect)
-        job.signals.done.connect(self._done)
-        job.signals.failed.connect(self._failed)
-        self._jobs.append(job)
-        self.pool.start(job)
+        path = self.path
+        self.jobs.submit(path, lambda: _inspect(path), source=path)
         return True
 
     def wait(self, msecs: int = 60_000) -> bool:
-        return self.pool.waitForDone(msecs)
+        return self.jobs.wait(msecs)
 
     def _done(self, path: str, value: tuple[dict[str, Any], dict[str, Any] | None]) -> None:
         if path != self.path:
             return
-        self._jobs.clear()
         summary, self.manifest = value
         self.summary = summary
         self._show(summary)
@@ -184,7 +156,6 @@ class PackagePanel(QWidget):
     def _failed(self, path: str, error: RMError) -> None:
         if path != self.path:
             return
-        self._jobs.clear()
         self.error = error
         self.title.setText(Path(path).name)
         self._set_status("failed", error.describe())
@@ -298,5 +269,4 @@ class PackagePanel(QWidget):
         self.open_pipeline.emit(format_manifest(self.manifest), f"{Path(self.path).stem} (from package).json")
 
     def shutdown(self) -> None:
-        self.pool.clear()
-        self.pool.waitForDone(5000)
+        self.jobs.shutdown()
