@@ -40,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", "-l", default="auto", help="spoken language code, or auto")
     p.add_argument("--translate", action="store_true", help="translate the speech to English")
     p.add_argument(
-        "--threads", "-t", type=int, default=1, help="threads to request (see docs/PERFORMANCE.md)"
+        "--threads",
+        "-t",
+        type=int,
+        default=1,
+        help="cores to use: in the sandbox, windows of long audio (over 60 s) transcribed at once, "
+        "one guest each; with --engine native, whisper.cpp's threads (see docs/PERFORMANCE.md)",
     )
     p.add_argument("--beam-size", type=int, default=1, help="beam search width (1 = greedy)")
     p.add_argument("--prompt", default="", help="initial prompt (names, spelling)")

@@ -14,12 +14,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import catalog
 from rmstudio.core.manifest.document import ManifestDocument
 from rmstudio.core.runs import NO_INPUT, Limits, Preopen, RunRequest
+
+if TYPE_CHECKING:
+    from rmstudio.core.audio.load import Audio
 
 
 @dataclass
@@ -79,13 +82,16 @@ def prepare_run(
     limits: Limits | None = None,
     options: dict[str, Any] | None = None,
     mount: bool = True,
+    audio: Audio | None = None,
+    start_time: float = 0.0,
 ) -> PreparedRun:
     """Build the run request for ``doc``; the caller must call ``cleanup()`` when done.
 
     Input, in order: ``audio_path``; ``input_value`` (an audio file path, JSON text,
     ``@file.json`` or a .json path); the document's own ``input_data``; the file a
     MediaReaderNode's ``path`` names; otherwise no input. ``mount=False`` leaves models to the
-    caller (a package maps its own).
+    caller (a package maps its own). ``audio`` is already decoded audio (e.g. one window of a
+    long file, which begins ``start_time`` seconds into it) and takes the place of ``audio_path``.
     """
     from rmstudio.core.inputs import parse_input
     from rmstudio.core.models.mount import mount_models
@@ -100,7 +106,9 @@ def prepare_run(
             audio_path = _reader_path(doc)
             if audio_path is not None:
                 prepared.notes.append(f"input: {audio_path} (the MediaReaderNode's path)")
-        if audio_path is not None:
+        if audio is not None:
+            _add_audio(prepared, Path(audio.path or "audio"), audio, start_time)
+        elif audio_path is not None:
             _add_audio(prepared, Path(audio_path))
         elif input_value is not None:
             prepared.request.input_data = parse_input(input_value)
@@ -117,16 +125,19 @@ def prepare_run(
     return prepared
 
 
-def _add_audio(prepared: PreparedRun, path: Path) -> None:
+def _add_audio(
+    prepared: PreparedRun, path: Path, audio: Audio | None = None, start_time: float = 0.0
+) -> None:
     from rmstudio.core.audio.item import to_item
     from rmstudio.core.audio.load import load_audio
 
-    audio = load_audio(path)
+    if audio is None:
+        audio = load_audio(path)
     if audio.frames == 0:
         raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
     tmp = tempfile.mkdtemp(prefix="rmstudio-input-")
     prepared._cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
-    payload = to_item(audio, "file", file_dir=tmp)
+    payload = to_item(audio, "file", file_dir=tmp, start_time=start_time)
     prepared.request.input_data = [payload.item]
     if payload.preopen is not None:
         prepared.request.preopens.append(Preopen(Path(payload.preopen[0]), payload.preopen[1]))

@@ -8,11 +8,16 @@ chosen engine. Nothing here is specific to the CLI or to Qt.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rmstudio.core.audio.load import Audio, load_audio
+from rmstudio.core.audio.windows import DEFAULT_MAX_WINDOW_S, Window, plan_windows
+from rmstudio.core.engine.host import RunControl
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import execute
 from rmstudio.core.manifest.document import ManifestDocument
@@ -85,17 +90,36 @@ def transcribe_file(
     limits: Limits | None = None,
     on_event: EventCallback | None = None,
     control: object | None = None,
+    parallel: int | None = None,
+    max_window_s: float = DEFAULT_MAX_WINDOW_S,
 ) -> Transcription:
-    """Transcribe one audio file. Failures come back in ``result`` (``transcript`` is None)."""
-    doc = ManifestDocument(default_manifest(options))
+    """Transcribe one audio file. Failures come back in ``result`` (``transcript`` is None).
+
+    Audio longer than ``max_window_s`` is cut at quiet moments into windows (see
+    :mod:`rmstudio.core.audio.windows`), each a run of its own whose timestamps are offset by
+    where the window starts. In the sandbox up to ``parallel`` windows run at once, each in its
+    own store on its own host thread (default: ``options.threads``, since the guest itself has
+    one thread); the reference executor runs them one after another with ``threads`` threads.
+    Both executors cut at the same places, so their transcripts stay comparable.
+    """
+    opts = options or WhisperOptions()
+    workers = max(1, parallel if parallel is not None else opts.threads)
+    doc = ManifestDocument(default_manifest(opts))
     started = time.perf_counter()
-    duration = 0.0
     try:
-        with prepare_run(doc, audio_path=Path(path), engine=engine, limits=limits) as prepared:
-            duration = prepared.audio_duration or 0.0
-            result = execute(prepared.request, engine, on_event, control)
+        audio = load_audio(path)
+        if audio.frames == 0:
+            raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
+        windows = plan_windows(audio.samples, audio.sample_rate, workers, max_window_s)
+        if len(windows) == 1:
+            result = _run_window(doc, audio, 0.0, engine, limits, on_event, control)
+        else:
+            concurrent = workers if engine == "wasm" else 1
+            result = _run_windows(doc, audio, windows, concurrent, engine, limits, on_event, control)
+        duration = audio.duration
     except RMError as exc:  # unreadable audio, unknown model: same shape as a failed run
         result = RunResult(ok=False, engine=engine, error=exc)
+        duration = 0.0
     wall = time.perf_counter() - started
     transcript = None
     if result.ok:
@@ -108,3 +132,115 @@ def transcribe_file(
     if result.error is not None and result.error.source in (None, "request"):
         result.error.source = str(path)
     return Transcription(Path(path), transcript, result, duration, wall)
+
+
+def _run_window(
+    doc: ManifestDocument,
+    audio: Audio,
+    start_time: float,
+    engine: str,
+    limits: Limits | None,
+    on_event: EventCallback | None,
+    control: object | None,
+) -> RunResult:
+    with prepare_run(doc, audio=audio, start_time=start_time, engine=engine, limits=limits) as prepared:
+        return execute(prepared.request, engine, on_event, control)
+
+
+class _WindowControl(RunControl):
+    """Cancelled when the caller cancels, or when another window has failed."""
+
+    def __init__(self, parent: object | None) -> None:
+        super().__init__()
+        self.parent = parent
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set() or bool(getattr(self.parent, "cancelled", False))
+
+
+def _run_windows(
+    doc: ManifestDocument,
+    audio: Audio,
+    windows: list[Window],
+    concurrent: int,
+    engine: str,
+    limits: Limits | None,
+    on_event: EventCallback | None,
+    control: object | None,
+) -> RunResult:
+    """Run every window (``concurrent`` at a time) and merge them into one result."""
+    rate = audio.sample_rate
+    lengths = [(w.end - w.start) / rate for w in windows]
+    done = [0.0] * len(windows)
+    lock = threading.Lock()
+    stop = _WindowControl(control)
+
+    def listener(index: int) -> EventCallback | None:
+        if on_event is None:
+            return None
+
+        def relay(event: dict[str, Any]) -> None:
+            event = {**event, "window": index}
+            with lock:
+                if event.get("event") == "progress" and event.get("unit") == "s":
+                    done[index] = min(float(event.get("done") or 0.0), lengths[index])
+                    event["done"], event["total"] = sum(done), audio.duration
+                on_event(event)
+
+        return relay
+
+    def run(index: int) -> RunResult:
+        if stop.cancelled:
+            return RunResult(ok=False, engine=engine, error=RMError("cancelled", "the run was cancelled"))
+        w = windows[index]
+        part = Audio(audio.samples[w.start : w.end], rate, path=audio.path)
+        result = _run_window(doc, part, w.start_time(rate), engine, limits, listener(index), stop)
+        if not result.ok:
+            stop.cancel()  # no point finishing the other windows
+        return result
+
+    with ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="rmstudio-window") as pool:
+        results = list(pool.map(run, range(len(windows))))
+    return merge_window_results(results, windows, rate, engine)
+
+
+def merge_window_results(
+    results: list[RunResult], windows: list[Window], rate: int, engine: str
+) -> RunResult:
+    """One result for a windowed transcription: the first real failure, or the transcripts
+    joined in order (segment times are already absolute: each window's run knew its start)."""
+    failed = [r for r in results if not r.ok]
+    if failed:
+        real = [r for r in failed if r.error is None or r.error.code != "cancelled"]
+        return (real or failed)[0]
+    transcripts = []
+    for r in results:
+        found = [o for o in r.outputs or [] if isinstance(o, dict) and "segments" in o]
+        if not found:
+            return RunResult(
+                ok=False,
+                engine=engine,
+                error=RMError("internal_error", "a window finished without a transcript"),
+            )
+        transcripts.append(found[0])
+    merged = dict(transcripts[0])
+    merged["segments"] = [s for t in transcripts for s in t.get("segments") or []]
+    merged["text"] = " ".join(t["text"].strip() for t in transcripts if t.get("text", "").strip())
+    merged["audio_duration"] = round(sum(float(t.get("audio_duration") or 0.0) for t in transcripts), 6)
+    merged["windows"] = [{"start": round(w.start / rate, 3), "end": round(w.end / rate, 3)} for w in windows]
+    metrics = dict(results[0].metrics)
+    peaks = [r.metrics.get("peak_memory_bytes") for r in results if r.metrics.get("peak_memory_bytes")]
+    if peaks:
+        metrics["peak_memory_bytes"] = max(peaks)  # per store: each window has its own memory
+    host = dict(results[0].host)
+    host["windows"] = len(windows)
+    return RunResult(
+        ok=True,
+        engine=engine,
+        outputs=[merged],
+        graph_info=results[0].graph_info,
+        metrics=metrics,
+        warnings=[w for r in results for w in r.warnings],
+        host=host,
+    )

@@ -22,7 +22,8 @@ from rmstudio.core.native.base import Context, Node, register
 
 WHISPER_RATE = 16000
 _models: dict[str, Any] = {}  # one loaded model per file, kept for the process (like a warm app)
-_lock = threading.Lock()
+# One whisper context is shared, and it must not run two transcriptions at once.
+_lock = threading.RLock()
 
 
 def model_path(value: str, options: dict[str, Any]) -> Path | None:
@@ -121,9 +122,10 @@ class WhisperTranscriber(Node):
                 params["beam_search"] = {"beam_size": int(p["beam_size"]), "patience": -1.0}
             else:
                 params["greedy"] = {"best_of": int(p["best_of"])}
-            segments = (
-                model.transcribe(audio, new_segment_callback=on_segment, **params) if audio.size else []
-            )
+            with _lock:
+                segments = (
+                    model.transcribe(audio, new_segment_callback=on_segment, **params) if audio.size else []
+                )
             segs = [
                 {"start": offset + s.t0 / 100.0, "end": offset + s.t1 / 100.0, "text": s.text.strip()}
                 for s in segments
