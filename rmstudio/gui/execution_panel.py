@@ -49,7 +49,7 @@ from rmstudio.core.inputs import parse_input
 from rmstudio.core.manifest.document import parse_json
 from rmstudio.core.manifest.edit import format_manifest
 from rmstudio.core.runs import NO_INPUT, Limits, RunRequest, RunResult
-from rmstudio.core.transcribe import WhisperOptions, default_manifest
+from rmstudio.core.transcribe import WhisperOptions, default_manifest, transcribe_file
 from rmstudio.gui.document import DocumentModel
 from rmstudio.gui.json_editor import monospace_font
 from rmstudio.gui.plots import LivePlots
@@ -435,9 +435,17 @@ class ExecutionPanel(QWidget):
         return self.run_request(request, engine, audio_input(self._audio_path(), engine))
 
     def transcribe(self, path: str, options: WhisperOptions) -> bool:
-        """One-click Transcribe: the default Whisper pipeline on ``path`` in the sandbox."""
+        """One-click Transcribe: the default Whisper pipeline on ``path`` in the sandbox, through
+        ``core.transcribe`` like the CLI (long audio in windows, ``options.threads`` at once)."""
         request = RunRequest(default_manifest(options), NO_INPUT, {}, self.limits())
-        return self.run_request(request, "wasm", audio_input(path, "wasm"), label=None)
+
+        def runner(req: RunRequest, on_event, control) -> RunResult:
+            job = transcribe_file(
+                path, options, engine="wasm", limits=req.limits, on_event=on_event, control=control
+            )
+            return job.result
+
+        return self.run_request(request, "wasm", None, runner, label=None)
 
     def run_package(self, path: str) -> bool:
         """Run an .rmpkg with the input box's items (WASM sandbox, the package's own runtime)."""
