@@ -61,6 +61,11 @@ def save_package_path(parent: QWidget, suggested: str) -> str:
     return path
 
 
+def extract_directory(parent: QWidget, start: str) -> str:
+    """A folder to unpack a package into (it must be new or empty; extraction checks)."""
+    return QFileDialog.getExistingDirectory(parent, "Extract package into a new or empty folder", start)
+
+
 def save_manifest_path(parent: QWidget, suggested: str) -> str:
     path, _ = QFileDialog.getSaveFileName(parent, "Save manifest as", suggested, MANIFEST_FILTER)
     if path and "." not in path.rsplit("/", 1)[-1]:

@@ -88,19 +88,31 @@ class PackageRun:
     """Running an .rmpkg: verified and extracted (``core.package.prepare_run``) on the worker
     thread, then run in the package's own runtime with only its own directories visible."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, audio_path: str | None = None) -> None:
         self.path = path
+        self.audio_path = audio_path
         self.package = None
 
-    def prepare(self, request: RunRequest) -> tuple[RunRequest, None]:
+    def prepare(self, request: RunRequest) -> tuple[RunRequest, Callable[[], None] | None]:
         from rmstudio.core.manifest import validate
         from rmstudio.core.package import prepare_run
+        from rmstudio.core.prepare import prepare_run as prepare_request
 
         self.package = prepare_run(self.path)
         validate(self.package.document).raise_first()
         options = dict(self.package.document.request_extra.get("options") or {})
         options.update(request.options)
-        return replace(request, manifest=self.package.manifest, options=options), None
+        if self.audio_path is None:
+            return replace(request, manifest=self.package.manifest, options=options), None
+        # The audio file becomes a read-only /input directory; the package maps its own models.
+        prepared = prepare_request(
+            self.package.document,
+            audio_path=self.audio_path,
+            limits=request.limits,
+            options=options,
+            mount=False,
+        )
+        return replace(prepared.request, manifest=self.package.manifest), prepared.cleanup
 
     def run(self, request: RunRequest, on_event, control) -> RunResult:
         assert self.package is not None
@@ -456,12 +468,7 @@ class ExecutionPanel(QWidget):
         except RMError as exc:
             self._show_error(exc, "Not run")
             return False
-        if self._audio_path() is not None:
-            self._show_error(
-                RMError("invalid_request", "audio input for packages is not wired yet"), "Not run"
-            )
-            return False
-        job = PackageRun(path)
+        job = PackageRun(path, self._audio_path())
         request = RunRequest({}, items, {}, self.limits())
         return self.run_request(request, "wasm", job.prepare, job.run, label=Path(path).name)
 

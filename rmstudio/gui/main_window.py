@@ -611,23 +611,24 @@ class MainWindow(QMainWindow):
         text = self.model.text
         self.show_message(f"Building {Path(out).name}…", 60_000)
 
-        def build(target: str):
-            import tempfile
+        chosen = self.settings.get("whisper/default_model") or "default"
 
-            from rmstudio.core.package import BuildOptions, build_package
+        def build():
+            from rmstudio.core.package import build_from_text
 
-            with tempfile.TemporaryDirectory(prefix="rmstudio-build-") as tmp:
-                manifest = Path(tmp) / "manifest.json"
-                manifest.write_text(text, encoding="utf-8")
-                return build_package(manifest, target, BuildOptions(force=True))
+            return build_from_text(text, out, chosen)
 
-        self.package_builds.submit(out, lambda: build(out), source=out)
+        self.package_builds.submit(out, build, source=out)
 
     def _package_build_failed(self, _path: str, error: RMError) -> None:
         self.show_message("Build failed: " + error.describe(), 15_000)
 
-    def _package_built(self, path: str, result) -> None:
-        self.show_message(f"Built {path} ({result.size / 1e6:.1f} MB)", 12_000)
+    def _package_built(self, path: str, value) -> None:
+        result, missing = value
+        note = ""
+        if missing:
+            note = f"; not in your model store, left out: {', '.join(missing)} (runs use the runner's model)"
+        self.show_message(f"Built {path} ({result.size / 1e6:.1f} MB){note}", 15_000)
         self.open_package(path)
 
     def open_manifest(self, path: str | Path) -> bool:

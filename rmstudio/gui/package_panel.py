@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest.edit import format_manifest
+from rmstudio.gui import dialogs
 from rmstudio.gui.background import BackgroundJobs
 
 STATUS_STYLE = {
@@ -65,6 +66,7 @@ class PackagePanel(QWidget):
     run_requested = Signal(str)  # package path
     open_pipeline = Signal(str, str)  # manifest text, title
     inspected = Signal(str)  # package path (after success or failure)
+    extracted = Signal(str)  # target folder, or "" when extraction failed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,8 +107,14 @@ class PackagePanel(QWidget):
         self.open_button.clicked.connect(self._open_pipeline)
         self.verify_button = QPushButton("Verify again")
         self.verify_button.clicked.connect(lambda: self.path and self.load(self.path))
+        self.extract_button = QPushButton("Extract…")
+        self.extract_button.setToolTip("Verify every member while unpacking into a new or empty folder")
+        self.extract_button.clicked.connect(self._extract_dialog)
+        self.extractions = BackgroundJobs(self, max_threads=1, error_code="package_unreadable")
+        self.extractions.succeeded.connect(self._extracted)
+        self.extractions.failed.connect(self._extract_failed)
         buttons = QHBoxLayout()
-        for b in (self.run_button, self.open_button, self.verify_button):
+        for b in (self.run_button, self.open_button, self.extract_button, self.verify_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -262,11 +270,40 @@ class PackagePanel(QWidget):
         self.run_button.setEnabled(ok)
         self.open_button.setEnabled(self.manifest is not None)
         self.verify_button.setEnabled(self.path is not None)
+        self.extract_button.setEnabled(ok)
 
     def _open_pipeline(self) -> None:
         if self.manifest is None or self.path is None:
             return
         self.open_pipeline.emit(format_manifest(self.manifest), f"{Path(self.path).stem} (from package).json")
 
+    # ---------------------------------------------------------------- extracting
+
+    def _extract_dialog(self) -> None:
+        if self.path is None:
+            return
+        dest = dialogs.extract_directory(self, str(Path(self.path).parent))
+        if dest:
+            self.extract_to(dest)
+
+    def extract_to(self, dest: str | Path) -> None:
+        """Unpack the shown package into ``dest`` on a worker (all or nothing, every hash checked)."""
+        from rmstudio.core.package import extract_package
+
+        if self.path is None:
+            return
+        path, target = self.path, str(dest)
+        self.message.emit(f"Extracting {Path(path).name} into {target}…")
+        self.extractions.submit(target, lambda: extract_package(path, target), source=path)
+
+    def _extracted(self, dest: str, _report) -> None:
+        self.message.emit(f"Extracted into {dest}")
+        self.extracted.emit(dest)
+
+    def _extract_failed(self, dest: str, error: RMError) -> None:
+        self.message.emit(f"Not extracted: {error.describe()}")
+        self.extracted.emit("")
+
     def shutdown(self) -> None:
+        self.extractions.shutdown(30_000)
         self.jobs.shutdown()

@@ -347,6 +347,60 @@ def test_build_inspect_and_run_a_package(window, request_file, tmp_path, dialogs
     assert result.outputs == [20, 24, 16]
 
 
+def test_extract_a_package_from_the_panel(window, request_file, tmp_path, dialogs, qtbot):
+    import json
+
+    out = tmp_path / "calc.rmpkg"
+    dialogs.save_path = str(out)
+    panel = window.package_panel
+    with qtbot.waitSignal(panel.inspected, timeout=120_000):
+        window.build_package_action.trigger()
+    assert panel.extract_button.isEnabled()
+    dest = tmp_path / "unpacked"
+    with qtbot.waitSignal(panel.extracted, timeout=60_000) as blocker:
+        panel.extract_to(dest)
+    assert blocker.args == [str(dest)]
+    assert json.loads((dest / "manifest.json").read_text())["nodes"]
+    assert (dest / "runtime.wasm").read_bytes()[:4] == b"\0asm"
+    # A second extraction into the same, now non-empty folder is refused and changes nothing.
+    before = sorted(p.name for p in dest.iterdir())
+    with qtbot.waitSignal(panel.extracted, timeout=60_000) as blocker:
+        panel.extract_to(dest)
+    assert blocker.args == [""]
+    assert sorted(p.name for p in dest.iterdir()) == before
+
+
+def test_a_package_runs_on_the_audio_panels_file(window, tmp_path, dialogs, qtbot):
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from rmstudio.core import typed_arrays
+
+    manifest = {
+        "version": "v1",
+        "metadata": {"name": "gain"},
+        "nodes": [{"id": "gain", "node_type": "AudioGain", "params": {"gain_db": -6}}],
+        "connections": [],
+    }
+    window.model.apply(json.dumps(manifest, indent=2) + "\n", "audio manifest")
+    out = tmp_path / "gain.rmpkg"
+    dialogs.save_path = str(out)
+    with qtbot.waitSignal(window.package_panel.inspected, timeout=120_000):
+        window.build_package_action.trigger()
+    wav = tmp_path / "tone.wav"
+    sf.write(str(wav), (0.5 * np.sin(np.arange(8000) / 8)).astype(np.float32), 8000)
+    assert window.open_audio(wav)
+    window.audio_panel.input_button.click()
+    with qtbot.waitSignal(window.execution.run_finished, timeout=120_000) as blocker:
+        window.package_panel.run_button.click()
+    result = blocker.args[0]
+    assert result.ok, result.error and result.error.describe()
+    samples = typed_arrays.decode(result.outputs[0]["data"])
+    assert float(np.abs(samples).max()) == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-3)
+
+
 def test_a_hostile_package_shows_an_error_and_changes_nothing(window, calc_file, tmp_path, qtbot):
     import zipfile
 

@@ -24,6 +24,7 @@ _EXPORTS = {
     "BuildOptions": "build",
     "BuildResult": "build",
     "build_package": "build",
+    "build_from_text": "build",
     "extract_package": "extract",
     "DEFAULT_LIMITS": "format",
     "FORMAT_VERSION_TEXT": "format",

@@ -574,3 +574,28 @@ def _write_archive(
         with zf.open(zi, "w") as dst:
             dst.write(data)
     return files
+
+
+def build_from_text(
+    manifest_text: str, out: str | os.PathLike[str], default_model: str | None = None
+) -> tuple[BuildResult, list[str]]:
+    """Build a package from an editor's unsaved text, bundling every model the manifest uses
+    that the user's store has; returns the result and the model names it could not bundle
+    (the package then falls back to the runner's own model, docs/RMPKG.md).
+
+    ``default_model`` is the model the user chose for "default" (the GUI's Models view): a
+    manifest that says ``"model": "default"`` gets that file under the name ``default``.
+    """
+    manifest = json.loads(manifest_text)
+    found, missing = models_link.store_models_for(manifest if isinstance(manifest, dict) else {})
+    specs = []
+    for name in found:
+        if name == "default" and default_model and default_model != "default":
+            specs.append(f"default={models_link.resolve_for_pack(default_model)}")
+        else:
+            specs.append(name)
+    with tempfile.TemporaryDirectory(prefix="rmstudio-build-") as tmp:
+        path = Path(tmp) / "manifest.json"
+        path.write_text(manifest_text, encoding="utf-8")
+        result = build_package(path, out, BuildOptions(models=specs, force=True))
+    return result, missing

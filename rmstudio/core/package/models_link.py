@@ -117,3 +117,30 @@ def find_fallback(requested: str) -> tuple[str, Path, bool] | None:
     except (RMError, OSError):
         return None
     return name_from_file(path), path, False
+
+
+def store_models_for(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The model names the manifest uses, split into those the store can bundle and those it
+    lacks; for "Build Package" in the GUI, which bundles what it can and says what it could not.
+
+    A node that names no model uses the catalog's default (``default``); absolute guest paths
+    are the package author's business and are left out.
+    """
+    names: set[str] = {r.value for r in model_references(manifest) if not r.value.startswith("/")}
+    for node in manifest.get("nodes") or []:
+        if not isinstance(node, dict):
+            continue
+        type_name = node.get("node_type", node.get("nodeType"))
+        spec = catalog.find_node(type_name) if isinstance(type_name, str) else None
+        model = spec.param(MODEL_PARAM) if spec is not None else None
+        params = node.get("params") if isinstance(node.get("params"), dict) else {}
+        if model is not None and not any(spec.param(k) is model for k in params):
+            names.add(str(model.default))
+    found, missing = [], []
+    for name in sorted(names):
+        try:
+            available = resolve_for_pack(name).is_file()
+        except RMError:
+            available = False
+        (found if available else missing).append(name)
+    return found, missing
