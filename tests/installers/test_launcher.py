@@ -7,7 +7,7 @@ import sys
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "installers"))
-from launcher import _arguments  # noqa: E402
+from launcher import _arguments
 
 
 def test_a_file_alone_means_gui(tmp_path) -> None:
