@@ -14,10 +14,12 @@ PY=${PYTHON:-python3}
 import sys; raise SystemExit(0 if sys.version_info >= (3, 11) else 1)
 PYCHECK
 
-# Qt's xcb window plugin, QtMultimedia (PulseAudio client), fonts and GL for widgets.
+# Qt's xcb window plugin, QtMultimedia (PulseAudio client), fonts and GL for widgets; the
+# freedesktop tools that check and install the desktop files (desktop-file-utils, appstream,
+# shared-mime-info).
 DEBIAN_PACKAGES="libpulse0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 \
 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 \
-libxcb-render-util0 libxcb-image0 libxcb-xinerama0 desktop-file-utils"
+libxcb-render-util0 libxcb-image0 libxcb-xinerama0 desktop-file-utils appstream shared-mime-info"
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=""
   for p in $DEBIAN_PACKAGES; do

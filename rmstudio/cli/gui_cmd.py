@@ -12,9 +12,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "gui",
         help="open the RM Studio window (the default when no command is given)",
-        description="Open the RM Studio window with FILES, or render it to a PNG with --screenshot.",
+        description=(
+            "Open the RM Studio window with FILES (what the desktop menu entry and file "
+            "associations run), or render it to a PNG with --screenshot."
+        ),
     )
-    p.add_argument("files", nargs="*", metavar="FILE", help="manifest or run-request files to open")
+    p.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="files to open: manifests, run requests, audio files, .rmpkg packages",
+    )
     p.add_argument(
         "--screenshot",
         metavar="OUT.png",

@@ -36,7 +36,14 @@ def ensure_app():
     app.setApplicationName("RM Studio")
     app.setOrganizationName("RM Studio")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("rmstudio")
+    from rmstudio.gui.resources import APP_ID, icon_path
+
+    app.setDesktopFileName(APP_ID)
+    icon = icon_path()
+    if icon is not None and app.windowIcon().isNull():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
