@@ -215,7 +215,8 @@ def source_versions(whisper_dir: Path) -> dict[str, str]:
         if not m:
             raise RecipeError(f"GGML_VERSION_{part} not found in {whisper_dir / 'ggml' / 'CMakeLists.txt'}")
         parts.append(m.group(1))
-    m = re.search(r'project\("whisper\.cpp"\s+VERSION\s+([0-9.]+)\)', (whisper_dir / "CMakeLists.txt").read_text())
+    top_cmake = (whisper_dir / "CMakeLists.txt").read_text()
+    m = re.search(r'project\("whisper\.cpp"\s+VERSION\s+([0-9.]+)\)', top_cmake)
     if not m:
         raise RecipeError(f"whisper.cpp version not found in {whisper_dir / 'CMakeLists.txt'}")
     return {"ggml": ".".join(parts), "whisper": m.group(1)}
@@ -299,10 +300,12 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
     """
     b = _build_module()
     whisper_dir = Path(whisper_dir)
-    missing = [s for s in (*GGML_BASE_SOURCES, *GGML_REG_SOURCES, *GGML_CPU_SOURCES, *WHISPER_SOURCES)
-               if not (whisper_dir / s).is_file()]
+    every = (*GGML_BASE_SOURCES, *GGML_REG_SOURCES, *GGML_CPU_SOURCES, *WHISPER_SOURCES)
+    missing = [s for s in every if not (whisper_dir / s).is_file()]
     if missing:
-        raise RecipeError(f"{whisper_dir} lacks {', '.join(missing)}: not the whisper.cpp tree this recipe expects")
+        raise RecipeError(
+            f"{whisper_dir} lacks {', '.join(missing)}: not the whisper.cpp tree this recipe expects"
+        )
     versions = source_versions(whisper_dir)
     expected = getattr(b.sources, "WHISPER_CPP_VERSION", versions["whisper"])
     if versions["whisper"] != expected:
@@ -333,7 +336,7 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         (GGML_BASE_SOURCES, [
             *ggml_common,
             f'-DGGML_VERSION="{versions["ggml"]}"',
-            f'-DGGML_COMMIT="pywhispercpp-sdist"',
+            '-DGGML_COMMIT="pywhispercpp-sdist"',
         ]),
         (GGML_REG_SOURCES, ggml_common),
         (GGML_CPU_SOURCES, [
@@ -354,10 +357,8 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         for rel in sources:
             cpu_prefix = "ggml/src/ggml-cpu/"
             src = cpu_dir / rel[len(cpu_prefix):] if rel.startswith(cpu_prefix) else whisper_dir / rel
-            if src.suffix == ".c":
-                lang = [*C_STD]
-            else:
-                lang = [*b.CXX_STD, "-fexceptions"]  # try/catch must compile; see module docstring
+            # C++: try/catch must compile; see the module docstring.
+            lang = [*C_STD] if src.suffix == ".c" else [*b.CXX_STD, "-fexceptions"]
             units.append(b.Unit(src, [*lang, *flags], deps))
 
     zig_lib = zig_lib_dir()
