@@ -311,7 +311,7 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
         "flags": {"arch": ARCH_FLAGS, "opt": OPT_FLAGS, "link": LINK_FLAGS},
         "linked": [_unit_label(u) for u in units],
         "allocator": "runtime/src/heap.cpp",
-        "ggml_cpu_patches": [rel for rel, _, _ in whisper_build.GGML_CPU_PATCHES],
+        "source_patches": whisper_build.patch_summary(),
     }
     OUT_INFO.write_text(json.dumps(info, indent=2) + "\n")
     log(f"built {OUT_WASM.relative_to(REPO)} ({info['size']} bytes) in {time.monotonic() - t0:.1f} s")

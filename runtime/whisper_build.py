@@ -182,7 +182,143 @@ _F16_LOAD_SIMD = """inline static v128_t __wasm_f16x4_load(const ggml_fp16_t * p
     f = wasm_v128_or(f, wasm_v128_and(big, wasm_i32x4_splat(0x7f800000)));
     return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }"""
-GGML_CPU_PATCHES = [("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD)]
+# wasm multiply-add: ggml writes a*b+c as two instructions for wasm (the SIMD128 proposal has no
+# FMA). With relaxed SIMD (GGML_CPU_FLAGS) it becomes f32x4.relaxed_madd, which wasmtime compiles
+# to one fused vfmadd on CPUs with FMA (the same contraction the native x86/ARM kernels use) and
+# to mul+add elsewhere.
+_FMA_ORIGINAL = """#define GGML_F32x4_FMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(b, c), a)"""
+_FMA_RELAXED = """#if defined(__wasm_relaxed_simd__)
+// RM Studio patch (runtime/whisper_build.py): one relaxed fused multiply-add.
+#define GGML_F32x4_FMA(a, b, c) wasm_f32x4_relaxed_madd(b, c, a)
+#else
+#define GGML_F32x4_FMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(b, c), a)
+#endif"""
+
+# Vector exp for wasm: softmax (ggml_vec_soft_max_f32, the inner loop of the encoder's flash
+# attention) has SIMD exp paths for x86 / ARM / RISC-V and calls scalar expf otherwise; in wasm
+# that is Zig's libm expf with an out-of-line ldexp, ~10% of a transcription. The patch adds a
+# wasm SIMD128 ggml_v_expf computing the same approximation as ggml's NEON/AVX2 versions (range
+# reduction by ln2/2^23 rounding, degree-5 polynomial, special cases past |n| > 126; max error
+# ~1.5 ulp, which is what native builds use) and a softmax loop over it.
+_VEXP_ANCHOR = """
+#elif defined(__riscv_v_intrinsic)
+
+// adapted from arm limited optimized routine
+// the maximum error is 1.45358 plus 0.5 ulps
+// numbers above 88.38 will flush to infinity
+// numbers beneath -103.97 will flush to zero
+inline static vfloat32m2_t ggml_v_expf_m2(vfloat32m2_t x, int vl) {"""
+_VEXP_WASM = """
+#elif defined(__wasm_simd128__)
+
+// RM Studio patch (runtime/whisper_build.py): e^x for 4 floats in wasm SIMD128.
+inline static v128_t ggml_v_expf(v128_t x) {
+    const v128_t round = wasm_f32x4_splat(0x1.8p23f);
+    const v128_t z = GGML_F32x4_FMA(round, x, wasm_f32x4_splat(0x1.715476p+0f));  // x/ln2 + 1.5*2^23
+    const v128_t n = wasm_f32x4_sub(z, round);                                       // round(x/ln2)
+    // b = x - n*ln2, with ln2 in two parts
+    const v128_t b = wasm_f32x4_sub(wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0x1.62e4p-1f))),
+                                    wasm_f32x4_mul(n, wasm_f32x4_splat(0x1.7f7d1cp-20f)));
+    const v128_t e = wasm_i32x4_shl(z, 23);
+    const v128_t k = wasm_i32x4_add(e, wasm_f32x4_splat(1.0f));                      // 2^n
+    const v128_t an = wasm_f32x4_abs(n);
+    const v128_t c = wasm_f32x4_gt(an, wasm_f32x4_splat(126.0f));
+    const v128_t u = wasm_f32x4_mul(b, b);
+    const v128_t p_hi =
+        GGML_F32x4_FMA(wasm_f32x4_splat(0x1.573e2ep-5f), wasm_f32x4_splat(0x1.0e4020p-7f), b);
+    const v128_t p_lo =
+        GGML_F32x4_FMA(wasm_f32x4_splat(0x1.fffdb6p-2f), wasm_f32x4_splat(0x1.555e66p-3f), b);
+    const v128_t j = GGML_F32x4_FMA(wasm_f32x4_mul(wasm_f32x4_splat(0x1.ffffecp-1f), b),
+                                    GGML_F32x4_FMA(p_lo, p_hi, u), u);                // e^b - 1
+    if (!wasm_v128_any_true(c)) {
+        return GGML_F32x4_FMA(k, j, k);
+    }
+    // |n| > 126: 2^n does not fit one float; scale in two steps (or saturate past 192).
+    const v128_t d = wasm_v128_and(wasm_f32x4_le(n, wasm_f32x4_splat(0.0f)), wasm_i32x4_splat(0x82000000));
+    const v128_t s1 = wasm_i32x4_add(d, wasm_i32x4_splat(0x7f000000));
+    const v128_t s2 = wasm_i32x4_sub(e, d);
+    const v128_t big = wasm_f32x4_gt(an, wasm_f32x4_splat(192.0f));
+    const v128_t scaled = wasm_f32x4_mul(GGML_F32x4_FMA(s2, s2, j), s1);
+    return wasm_v128_bitselect(wasm_f32x4_mul(s1, s1),
+                               wasm_v128_bitselect(scaled, GGML_F32x4_FMA(k, k, j), c), big);
+}
+""" + _VEXP_ANCHOR
+_SOFTMAX_ANCHOR = """        sum += (ggml_float)vaddvq_f32(val);
+    }
+#elif defined(__riscv_v_intrinsic)
+    vfloat64m1_t vsum = __riscv_vfmv_v_f_f64m1(0, 1);"""
+_SOFTMAX_WASM = """        sum += (ggml_float)vaddvq_f32(val);
+    }
+#elif defined(__wasm_simd128__)
+    // RM Studio patch (runtime/whisper_build.py): vector exp (see vec.h).
+    for (; i + 3 < n; i += 4) {
+        const v128_t val = ggml_v_expf(wasm_f32x4_sub(wasm_v128_load(x + i), wasm_f32x4_splat(max)));
+        wasm_v128_store(y + i, val);
+        sum += (ggml_float)(wasm_f32x4_extract_lane(val, 0) + wasm_f32x4_extract_lane(val, 1) +
+                            wasm_f32x4_extract_lane(val, 2) + wasm_f32x4_extract_lane(val, 3));
+    }
+#elif defined(__riscv_v_intrinsic)
+    vfloat64m1_t vsum = __riscv_vfmv_v_f_f64m1(0, 1);"""
+
+# Register tiling of the f32 GEMM in flash attention (simd-gemm.h): generic SIMD targets get a
+# 2x2 tile of 4-lane accumulators (4 of 16 vector registers); wasm engines on x86-64 and
+# arm64 have 16 or more, so wasm gets 4x2 (8 accumulators + 2 B vectors + 1 broadcast). Each
+# output still sums over K in the same order: results are unchanged.
+_GEMM_TILE_ORIGINAL = """#else
+    static constexpr int GEMM_RM = 2;
+    static constexpr int GEMM_RN = 2;
+#endif"""
+_GEMM_TILE_WASM = """#elif defined(__wasm_simd128__)
+    // RM Studio patch (runtime/whisper_build.py): a larger register tile for wasm.
+    static constexpr int GEMM_RM = 4;
+    static constexpr int GEMM_RN = 2;
+#else
+    static constexpr int GEMM_RM = 2;
+    static constexpr int GEMM_RN = 2;
+#endif"""
+
+GGML_CPU_PATCHES = [
+    ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
+    ("simd-mappings.h", _FMA_ORIGINAL, _FMA_RELAXED),
+    ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
+    ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
+    ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),
+]
+# Extra flags for the CPU backend's units only: relaxed SIMD (wasmtime, V8 and the wasmtime CLI
+# enable it by default) for the FMA patch above.
+GGML_CPU_FLAGS = ["-mrelaxed-simd"]
+
+# whisper.cpp patches (src/whisper.cpp, copied to gen_dir/whisper-patched/src): memory only, the
+# computation is unchanged. Natively both allocations below are virtual memory that is never
+# touched; in wasm32 every malloc'ed byte is linear memory, which the host's cap counts and
+# which never shrinks.
+#
+# 1. whisper_init_state reserves logits for n_text_ctx tokens (51864 x 448 floats = 93 MB) up
+#    front. whisper_decode_internal resizes the vector to what each batch needs (the prompt,
+#    then one token per decoder), so the reservation only saved a reallocation.
+_LOGITS_RESERVE_ORIGINAL = """    state->logits.reserve(ctx->vocab.n_vocab * ctx->model.hparams.n_text_ctx);
+"""
+_LOGITS_RESERVE_NONE = """    // RM Studio patch (runtime/whisper_build.py): no up-front logits reservation.
+    // (93 MB for tiny) The vector grows to the largest batch actually decoded.
+"""
+# 2. The decoder's compute buffer is reserved for a worst-case batch of n_text_ctx (448)
+#    tokens, whose logits alone take 93 MB. whisper_full decodes the prompt (3-4 tokens
+#    without an initial prompt or past context) and then one token per decoder (at most
+#    WHISPER_MAX_DECODERS), and ggml's scheduler re-reserves a larger buffer by itself when a
+#    graph does not fit (ggml_backend_sched_alloc_splits), e.g. for a long initial_prompt.
+_DECODE_WORST_CASE_ORIGINAL = """                    const int n_tokens = hparams.n_text_ctx;
+                    const int n_past   = 0;
+"""
+_DECODE_WORST_CASE_SMALL = """\
+                    // RM Studio patch (runtime/whisper_build.py): one token per decoder.
+                    // The scheduler grows the buffer if a longer batch (a prompt) needs it.
+                    const int n_tokens = std::min<int>(hparams.n_text_ctx, WHISPER_MAX_DECODERS);
+                    const int n_past   = 0;
+"""
+WHISPER_PATCHES = [
+    ("src/whisper.cpp", _LOGITS_RESERVE_ORIGINAL, _LOGITS_RESERVE_NONE),
+    ("src/whisper.cpp", _DECODE_WORST_CASE_ORIGINAL, _DECODE_WORST_CASE_SMALL),
+]
 
 
 class RecipeError(RuntimeError):
@@ -250,6 +386,44 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def patch_summary() -> list[str]:
+    """One line per source patch (file and the first line of its RM Studio comment), for build.json."""
+    out = []
+    cpu = [("ggml/src/ggml-cpu/" + rel, old, new) for rel, old, new in GGML_CPU_PATCHES]
+    for rel, _, new in [*cpu, *WHISPER_PATCHES]:
+        lines = [ln.strip().lstrip("/ ").strip() for ln in new.splitlines() if "RM Studio patch" in ln]
+        note = lines[0] if lines else ""
+        out.append(f"{rel}: {note}")
+    return out
+
+
+def _apply(rel: str, text: str, patches: list[tuple[str, str]]) -> str:
+    for old, new in patches:
+        n = text.count(old)
+        if n != 1:
+            raise RecipeError(
+                f"patch for {rel} expects its original text exactly once, found {n} times: the pinned "
+                "whisper.cpp changed; update the patches in runtime/whisper_build.py"
+            )
+        text = text.replace(old, new)
+    return text
+
+
+def patched_whisper_sources(whisper_dir: Path, gen_dir: Path) -> dict[str, Path]:
+    """Copies of the files ``WHISPER_PATCHES`` touch, patched, under ``gen_dir/whisper-patched``.
+
+    They include their neighbours by name, which the include path (``src/``) still finds.
+    """
+    out: dict[str, Path] = {}
+    for rel in sorted({rel for rel, _, _ in WHISPER_PATCHES}):
+        text = (whisper_dir / rel).read_text(encoding="utf-8")
+        text = _apply(rel, text, [(old, new) for r, old, new in WHISPER_PATCHES if r == rel])
+        dst = gen_dir / "whisper-patched" / rel
+        _write_if_changed(dst, text.encode("utf-8"))
+        out[rel] = dst
+    return out
+
+
 def patched_ggml_cpu(whisper_dir: Path, gen_dir: Path) -> Path:
     """A copy of ggml/src/ggml-cpu under ``gen_dir`` with ``GGML_CPU_PATCHES`` applied.
 
@@ -268,16 +442,7 @@ def patched_ggml_cpu(whisper_dir: Path, gen_dir: Path) -> Path:
         rel = f.relative_to(src).as_posix()
         data = f.read_bytes()
         if rel in patches:
-            text = data.decode("utf-8")
-            for old, new in patches[rel]:
-                n = text.count(old)
-                if n != 1:
-                    raise RecipeError(
-                        f"patch for ggml-cpu/{rel} expects its original text exactly once, found {n} times: "
-                        "the pinned whisper.cpp changed; update GGML_CPU_PATCHES in runtime/whisper_build.py"
-                    )
-                text = text.replace(old, new)
-            data = text.encode("utf-8")
+            data = _apply(f"ggml-cpu/{rel}", data.decode("utf-8"), patches[rel]).encode("utf-8")
         _write_if_changed(dst / rel, data)
     return dst
 
@@ -315,6 +480,7 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         )
 
     cpu_dir = patched_ggml_cpu(whisper_dir, Path(gen_dir))
+    patched = patched_whisper_sources(whisper_dir, Path(gen_dir))
     common = [
         *b.OPT_FLAGS,
         *b.ARCH_FLAGS,
@@ -341,6 +507,7 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         (GGML_REG_SOURCES, ggml_common),
         (GGML_CPU_SOURCES, [
             *ggml_common,
+            *GGML_CPU_FLAGS,
             f"-I{cpu_dir}",
         ]),
         (WHISPER_SOURCES, [
@@ -356,7 +523,10 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
     for sources, flags in groups:
         for rel in sources:
             cpu_prefix = "ggml/src/ggml-cpu/"
-            src = cpu_dir / rel[len(cpu_prefix):] if rel.startswith(cpu_prefix) else whisper_dir / rel
+            if rel.startswith(cpu_prefix):
+                src = cpu_dir / rel[len(cpu_prefix):]
+            else:
+                src = patched.get(rel, whisper_dir / rel)
             # C++: try/catch must compile; see the module docstring.
             lang = [*C_STD] if src.suffix == ".c" else [*b.CXX_STD, "-fexceptions"]
             units.append(b.Unit(src, [*lang, *flags], deps))
