@@ -175,6 +175,7 @@ void write_audio(JsonWriter& w, const Audio& a, ArrayEncoding encoding) {
     }
     w.field_number("sample_rate", a.sample_rate);
     w.field_uint("channels", a.channels);
+    w.field_number("start_time", a.start_time);
     w.end_object();
 }
 

@@ -2,7 +2,7 @@
 //   auto    typed arrays stay typed (flat base64 form), JSON lists stay lists
 //   json    typed arrays become nested JSON lists (shape kept, each element as a double)
 //   base64  non-empty rectangular lists of plain numbers become float64 typed arrays
-// Audio values are written as {"data": float32 samples, "sample_rate", "channels"}.
+// Audio values are written as {"data": float32 samples, "sample_rate", "channels", "start_time"}.
 #pragma once
 
 #include <string>

@@ -24,6 +24,17 @@ bool looks_like_typed_array(const Value& v);
 // invalid_input error whose path is relative to the object ("", "/dtype", "/array/data").
 Error decode_typed_array(const Value& v, Value& out);
 
+// Whether an object is a file reference: `"encoding": "file"` together with a dtype (the
+// reference executor's rule, core/native/values.py). The edge reads these before the run.
+bool is_file_reference(const Value& v);
+
+// Reads a file reference {"dtype": "float32", "shape": [...], "encoding": "file", "path":
+// "/input/x.f32"} into a float32 Value of type Array. The path is opened through WASI, so only
+// files inside the host's read-only preopened directories can be read. Errors are invalid_input
+// with a path relative to the object ("/dtype", "/shape", "/path"), worded as the host-side
+// reader (core/audio/item.py, read_file_reference) words them.
+Error read_file_reference(const Value& ref, Value& out);
+
 // "[2, 4]" as the messages write shapes.
 std::string format_shape(const std::vector<std::uint64_t>& shape);
 

@@ -485,28 +485,41 @@ Error validate_manifest(const Value& m, const std::string& prefix, Plan& plan) {
 
 // ---- Input items ----------------------------------------------------------------------------
 
-// Finds a typed-array object the parser could not decode and reports why (invalid_input).
-Error check_input(const Value& v, std::string& path) {
+// Reads file references ("encoding": "file") into typed arrays, and finds typed-array
+// objects the parser could not decode and reports why (invalid_input). Depth first, in
+// document order, as the reference executor converts its input (core/native/values.py).
+Error resolve_input(Value& v, std::string& path) {
     if (v.is_object()) {
+        if (is_file_reference(v)) {
+            Value array;
+            Error err = read_file_reference(v, array);
+            if (err.failed()) {
+                err.path = path + err.path;
+                return err;
+            }
+            v = std::move(array);
+            return ok();
+        }
         if (looks_like_typed_array(v)) {
             Value decoded;
             Error err = decode_typed_array(v, decoded);
             if (err.failed()) err.path = path + err.path;
             return err;
         }
-        for (const Value::Member& m : v.as_object()) {
+        for (Value::Member& m : *v.mutable_object()) {
             std::size_t len = path.size();
             append_pointer(path, m.first);
-            Error err = check_input(m.second, path);
+            Error err = resolve_input(m.second, path);
             if (err.failed()) return err;
             path.resize(len);
         }
     } else if (v.is_list()) {
-        const Value::List& items = v.as_list();
+        Value::List& items = *v.mutable_list();
         for (std::size_t i = 0; i < items.size(); ++i) {
+            if (!items[i].is_object() && !items[i].is_list()) continue;  // numbers: nothing to do
             std::size_t len = path.size();
             append_pointer(path, i);
-            Error err = check_input(items[i], path);
+            Error err = resolve_input(items[i], path);
             if (err.failed()) return err;
             path.resize(len);
         }
@@ -590,7 +603,7 @@ Error plan_request(Value request, Plan& plan) {
             plan.items.push_back(owned ? std::move(*owned) : *input);
         for (std::size_t i = 0; i < plan.items.size(); ++i) {
             std::string path = plan.input_is_list ? "/input_data/" + std::to_string(i) : std::string("/input_data");
-            err = check_input(plan.items[i], path);
+            err = resolve_input(plan.items[i], path);
             if (err.failed()) return err;
         }
     }

@@ -217,6 +217,18 @@ Value* Value::find_owned(std::string_view key) {
     return nullptr;
 }
 
+Value::Object* Value::mutable_object() {
+    if (type_ != Type::Object) return nullptr;
+    if (ptr_.use_count() != 1) *this = Value::object(as_object());
+    return static_cast<Object*>(ptr_.get());
+}
+
+Value::List* Value::mutable_list() {
+    if (type_ != Type::List) return nullptr;
+    if (ptr_.use_count() != 1) *this = Value::list(as_list());
+    return static_cast<List*>(ptr_.get());
+}
+
 const char* Value::json_type() const {
     switch (type_) {
         case Type::Null: return "null";

@@ -69,11 +69,13 @@ struct TypedArray {
     T* elements() { return reinterpret_cast<T*>(bytes.data()); }
 };
 
-// Audio as it travels between audio nodes: {data, sample_rate, channels} on the wire.
+// Audio as it travels between audio nodes: {data, sample_rate, channels, start_time} on the
+// wire (docs/CONTRACT.md, "Audio"). Built and read through audio_item.hpp.
 struct Audio {
     std::vector<float> samples;  // interleaved, frames() * channels values
-    double sample_rate = 16000;
+    double sample_rate = 16000;  // an integer 1 ... 768000, held as a double
     std::uint32_t channels = 1;
+    double start_time = 0;       // seconds: where the item begins in the original recording
 
     std::size_t frames() const { return channels ? samples.size() / channels : 0; }
     double duration_s() const { return sample_rate > 0 ? static_cast<double>(frames()) / sample_rate : 0.0; }
@@ -131,6 +133,10 @@ class Value {
     List take_list();
     // Like find(), but only on an object this Value alone owns (else null): for taking parts.
     Value* find_owned(std::string_view key);
+    // The members / items for modification, copying them first when the payload is shared
+    // (copy on write), so other holders never see the change. Null for other types.
+    Object* mutable_object();
+    List* mutable_list();
 
     // The JSON type name used in messages: null, boolean, number, string, array, object.
     // Typed arrays and audio report "object" (that is what they are on the wire).
