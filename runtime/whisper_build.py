@@ -182,17 +182,6 @@ _F16_LOAD_SIMD = """inline static v128_t __wasm_f16x4_load(const ggml_fp16_t * p
     f = wasm_v128_or(f, wasm_v128_and(big, wasm_i32x4_splat(0x7f800000)));
     return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }"""
-# wasm multiply-add: ggml writes a*b+c as two instructions for wasm (the SIMD128 proposal has no
-# FMA). With relaxed SIMD (GGML_CPU_FLAGS) it becomes f32x4.relaxed_madd, which wasmtime compiles
-# to one fused vfmadd on CPUs with FMA (the same contraction the native x86/ARM kernels use) and
-# to mul+add elsewhere.
-_FMA_ORIGINAL = """#define GGML_F32x4_FMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(b, c), a)"""
-_FMA_RELAXED = """#if defined(__wasm_relaxed_simd__)
-// RM Studio patch (runtime/whisper_build.py): one relaxed fused multiply-add.
-#define GGML_F32x4_FMA(a, b, c) wasm_f32x4_relaxed_madd(b, c, a)
-#else
-#define GGML_F32x4_FMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(b, c), a)
-#endif"""
 
 # Vector exp for wasm: softmax (ggml_vec_soft_max_f32, the inner loop of the encoder's flash
 # attention) has SIMD exp paths for x86 / ARM / RISC-V and calls scalar expf otherwise; in wasm
@@ -279,14 +268,11 @@ _GEMM_TILE_WASM = """#elif defined(__wasm_simd128__)
 
 GGML_CPU_PATCHES = [
     ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
-    ("simd-mappings.h", _FMA_ORIGINAL, _FMA_RELAXED),
     ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
     ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
     ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),
 ]
-# Extra flags for the CPU backend's units only: relaxed SIMD (wasmtime, V8 and the wasmtime CLI
-# enable it by default) for the FMA patch above.
-GGML_CPU_FLAGS = ["-mrelaxed-simd"]
+
 
 # whisper.cpp patches (src/whisper.cpp, copied to gen_dir/whisper-patched/src): memory only, the
 # computation is unchanged. Natively both allocations below are virtual memory that is never
@@ -507,7 +493,6 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         (GGML_REG_SOURCES, ggml_common),
         (GGML_CPU_SOURCES, [
             *ggml_common,
-            *GGML_CPU_FLAGS,
             f"-I{cpu_dir}",
         ]),
         (WHISPER_SOURCES, [
