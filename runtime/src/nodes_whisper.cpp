@@ -33,6 +33,7 @@ namespace rm {
 namespace {
 
 constexpr int kRate = WHISPER_SAMPLE_RATE;  // 16 kHz
+constexpr int kMaxDecoders = 8;             // WHISPER_MAX_DECODERS in whisper.cpp (not exported)
 
 // ---- whisper.cpp and ggml diagnostics -------------------------------------------------------
 
@@ -196,6 +197,15 @@ class WhisperNode final : public Node {
         initial_prompt_ = params.string("initial_prompt");
         accumulate_ = params.boolean("accumulate_chunks", true);
         requested_threads_ = params.integer("n_threads", 1);
+        const int decoders = beam_size_ > 1 ? beam_size_ : best_of_;
+        if (decoders > kMaxDecoders) {
+            const char* name = beam_size_ > 1 ? "beam_size" : "best_of";
+            return Error("invalid_param", "node '" + ctx.node_id() + "' (" + ctx.node_type() + "): " + name + " " +
+                                              std::to_string(decoders) + " needs more decoders than whisper.cpp has (" +
+                                              std::to_string(kMaxDecoders) + ")")
+                .node(ctx.node_id())
+                .with_hint(std::string("Use ") + name + " 8 or less");
+        }
 
         // A name the host mapped wins over reading the value as a path.
         if (const Value* models = ctx.request_option("models")) {
