@@ -162,15 +162,14 @@ def executor_units(gen_dir: Path, inc: Path, whisper: Path) -> list[Unit]:
 def all_units(whisper: Path, gen_dir: Path) -> list[Unit]:
     """Everything linked into rm_executor.wasm: the executor, ggml (CPU backend), whisper.cpp.
 
-    The executor's ``heap.cpp`` is the module's one allocator, so the recipe's alternative
-    (``shims/rm_malloc.c``) is left out; see docs/PERFORMANCE.md for the measurement.
-    Link order: the executor's objects first (its ``abort`` and allocator must be seen before
+    The executor's ``heap.cpp`` is the module's one allocator (replacing Zig's for whisper.cpp
+    and ggml too). Link order: the executor's objects first (its ``abort`` and allocator must be seen before
     the libraries that reference them).
     """
     generate_catalog_header(gen_dir)
     inc = third_party_include(whisper, gen_dir)
     try:
-        third_party = whisper_build.whisper_units(whisper, gen_dir, allocator=False)
+        third_party = whisper_build.whisper_units(whisper, gen_dir)
         units = [*executor_units(gen_dir, inc, whisper), *third_party]
     except whisper_build.RecipeError as exc:
         raise BuildError(str(exc)) from exc

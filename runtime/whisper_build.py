@@ -52,16 +52,19 @@ header there includes the real one (``#include_next``) and adds only what is mis
   ``directory_iterator`` over WASI libc, for ggml-backend-reg.cpp's dynamic-backend search
   (compiled although dynamic backends are off; whisper.cpp never calls it).
 
-One source patch, for speed, applied to a copy under ``gen_dir`` (never to the cached tree):
-ggml's wasm ``__wasm_f16x4_load`` widens half floats through a lookup table one element at a
-time; the patch does it in SIMD registers, bit-identical (see ``GGML_CPU_PATCHES``). The f16
-model runs ~1.7x faster with it.
+Source patches are applied to copies under ``gen_dir`` (never to the cached tree); each one
+must find its original text exactly once, so a version bump cannot skip or misapply one:
 
-Memory: ``whisper_units`` also returns ``shims/rm_malloc.c`` (``allocator=False`` leaves it
-out). Zig's libc malloc for wasm32 rounds every block, however large, up to a power of two and
-never splits or merges freed blocks: whisper.cpp's 43-95 MB buffers each took 64-128 MiB of
-linear memory. rm_malloc serves large blocks as page runs (best fit, coalescing, in-place
-realloc) and overrides Zig's weak malloc symbols for the whole module (executor included).
+* ``GGML_CPU_PATCHES`` (speed, wasm only): half floats widened in SIMD registers instead of
+  through a table (bit-identical; f16 model ~1.7x faster), a wasm SIMD ``ggml_v_expf`` for
+  softmax, a 4x2 register tile for the flash-attention GEMM.
+* ``WHISPER_PATCHES`` (memory): no up-front logits reservation, the decoder's compute buffer
+  reserved for one token per decoder. Linear memory for tiny.en q8_0: 324 -> 147 MiB.
+docs/PERFORMANCE.md has the measurements.
+
+Memory: the module's allocator is the executor's ``runtime/src/heap.cpp`` (it replaces Zig's
+power-of-two malloc for everything linked; measured against an alternative page-run allocator
+it used the same peak and was a little faster, see docs/PERFORMANCE.md).
 
 C++ exceptions: whisper.cpp, gguf.cpp and ggml-backend-reg.cpp contain ``try``/``catch``, so the
 third-party C++ units are compiled with ``-fexceptions`` (upstream's default) but without
@@ -433,21 +436,13 @@ def patched_ggml_cpu(whisper_dir: Path, gen_dir: Path) -> Path:
     return dst
 
 
-def allocator_units() -> list:
-    """``runtime/shims/rm_malloc.c``: the guest's malloc family, replacing Zig's (see there)."""
-    b = _build_module()
-    src = HERE / "shims" / "rm_malloc.c"
-    return [b.Unit(src, [*C_STD, *b.OPT_FLAGS, *b.ARCH_FLAGS], [])]
-
-
-def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -> list:
+def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
     """The translation units of ggml (CPU backend) and whisper.cpp, as ``build.Unit`` objects.
 
     ``gen_dir`` is the build's directory for generated files: the patched copy of
-    ggml/src/ggml-cpu goes to ``gen_dir/whisper-patched/ggml-cpu`` (see ``GGML_CPU_PATCHES``).
-
-    ``allocator`` adds ``allocator_units()``: a malloc that replaces Zig's power-of-two
-    allocator for the whole module (it roughly halves whisper.cpp's linear memory).
+    ggml/src/ggml-cpu goes to ``gen_dir/whisper-patched/ggml-cpu`` (see ``GGML_CPU_PATCHES``),
+    patched whisper.cpp sources to ``gen_dir/whisper-patched/src`` (``WHISPER_PATCHES``).
+    No allocator: the executor's ``heap.cpp`` is the module's malloc.
     """
     b = _build_module()
     whisper_dir = Path(whisper_dir)
@@ -523,6 +518,4 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         [*LIBCXX_SOURCE_FLAGS, *b.OPT_FLAGS, *b.ARCH_FLAGS, f"-I{libcxx_src}"],
         sorted((libcxx_src / "filesystem").glob("*.h")),
     ))
-    if allocator:
-        units.extend(allocator_units())
     return units
