@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
 import sources  # noqa: E402  (sibling module, importable once HERE is on the path)
+import whisper_build  # noqa: E402  (the ggml + whisper.cpp recipe, same directory)
 
 ZIG_VERSION = "0.17.1"
 OUT_DIR = REPO / "rmstudio" / "_guest"
@@ -130,9 +131,16 @@ def third_party_include(whisper: Path, gen_dir: Path) -> Path:
     return inc
 
 
-def executor_units(gen_dir: Path, inc: Path) -> list[Unit]:
+def executor_units(gen_dir: Path, inc: Path, whisper: Path) -> list[Unit]:
+    """The executor's own sources (``runtime/src/*.cpp``); they may include whisper.h and ggml.h."""
     src_dir = HERE / "src"
-    headers = [*sorted(src_dir.glob("*.hpp")), gen_dir / "catalog_gen.hpp", inc / "nlohmann" / "json.hpp"]
+    api_dirs = whisper_build.whisper_include_dirs(whisper)
+    headers = [
+        *sorted(src_dir.glob("*.hpp")),
+        gen_dir / "catalog_gen.hpp",
+        inc / "nlohmann" / "json.hpp",
+        *(h for d in api_dirs for h in sorted(d.glob("*.h"))),
+    ]
     flags = [
         *CXX_STD,
         *OPT_FLAGS,
@@ -146,8 +154,26 @@ def executor_units(gen_dir: Path, inc: Path) -> list[Unit]:
         f"-I{src_dir}",
         f"-I{gen_dir}",
         f"-I{inc}",
+        *(f"-I{d}" for d in api_dirs),
     ]
     return [Unit(p, flags, headers) for p in sorted(src_dir.glob("*.cpp"))]
+
+
+def all_units(whisper: Path, gen_dir: Path) -> list[Unit]:
+    """Everything linked into rm_executor.wasm: the executor, ggml (CPU backend), whisper.cpp.
+
+    The executor's ``heap.cpp`` is the module's one allocator (replacing Zig's for whisper.cpp
+    and ggml too). Link order: the executor's objects first (its ``abort`` and allocator must be seen before
+    the libraries that reference them).
+    """
+    generate_catalog_header(gen_dir)
+    inc = third_party_include(whisper, gen_dir)
+    try:
+        third_party = whisper_build.whisper_units(whisper, gen_dir)
+        units = [*executor_units(gen_dir, inc, whisper), *third_party]
+    except whisper_build.RecipeError as exc:
+        raise BuildError(str(exc)) from exc
+    return units
 
 
 def _object_path(unit: Unit, obj_dir: Path, toolchain: str) -> Path:
@@ -184,11 +210,24 @@ def build_key(units: list[Unit], toolchain: str) -> str:
     h.update(toolchain.encode())
     h.update("\0".join([*TARGET, *ARCH_FLAGS, *OPT_FLAGS, *LINK_FLAGS]).encode())
     for u in units:
-        h.update(str(u.source.relative_to(REPO) if u.source.is_relative_to(REPO) else u.source.name).encode())
+        h.update(_unit_label(u).encode())
         h.update("\0".join(u.flags).encode())
         h.update(u.source.read_bytes())
         _hash_files(h, u.deps)
     return h.hexdigest()
+
+
+def _unit_label(unit: Unit) -> str:
+    """A unit's source named relative to the repo, the whisper.cpp tree or Zig's lib dir."""
+    src = unit.source
+    if src.is_relative_to(REPO):
+        return src.relative_to(REPO).as_posix()
+    parts = src.parts
+    for anchor in ("whisper.cpp", "whisper-patched", "lib"):
+        if anchor in parts:
+            i = len(parts) - 1 - parts[::-1].index(anchor)
+            return f"{anchor}/" + "/".join(parts[i + 1 :])
+    return src.name
 
 
 def _sha256_file(path: Path) -> str:
@@ -209,9 +248,7 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
     except sources.SourceError as exc:
         raise BuildError(str(exc)) from exc
     gen_dir = REPO / "build" / "runtime" / "gen"
-    generate_catalog_header(gen_dir)
-    inc = third_party_include(whisper, gen_dir)
-    units = executor_units(gen_dir, inc)
+    units = all_units(whisper, gen_dir)
     key = build_key(units, toolchain)
 
     if not force and OUT_WASM.exists() and OUT_INFO.exists():
@@ -232,7 +269,11 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
     log(f"building guest runtime: {len(units)} translation units with zig {toolchain} ...")
     jobs = jobs or os.cpu_count() or 2
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda u: _compile(u, _object_path(u, obj_dir, toolchain)), units))
+        # Biggest sources first, so the pool does not end on one long compile.
+        by_size = sorted(units, key=lambda u: -u.source.stat().st_size)
+        compiled = pool.map(lambda u: _compile(u, _object_path(u, obj_dir, toolchain)), by_size)
+        done = dict(zip(map(id, by_size), compiled, strict=True))
+        results = [done[id(u)] for u in units]
     cached = sum(1 for _, _, hit in results if hit)
     log(f"  compiled {len(units) - cached}, reused {cached} cached objects")
 
@@ -264,8 +305,12 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
         "executor_version": EXECUTOR_VERSION,
         "contract_version": CONTRACT_VERSION,
         "whisper_cpp": sources.WHISPER_CPP_VERSION,
+        "ggml": whisper_build.source_versions(whisper)["ggml"],
         "pywhispercpp_sdist_sha256": sources.PYWHISPERCPP_SHA256,
         "flags": {"arch": ARCH_FLAGS, "opt": OPT_FLAGS, "link": LINK_FLAGS},
+        "linked": [_unit_label(u) for u in units],
+        "allocator": "runtime/src/heap.cpp",
+        "source_patches": whisper_build.patch_summary(),
     }
     OUT_INFO.write_text(json.dumps(info, indent=2) + "\n")
     log(f"built {OUT_WASM.relative_to(REPO)} ({info['size']} bytes) in {time.monotonic() - t0:.1f} s")
@@ -281,9 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.print_key:
             whisper = sources.whisper_source_dir()
-            gen = REPO / "build" / "runtime" / "gen"
-            generate_catalog_header(gen)
-            print(build_key(executor_units(gen, third_party_include(whisper, gen)), zig_version()))
+            print(build_key(all_units(whisper, REPO / "build" / "runtime" / "gen"), zig_version()))
             return 0
         build(force=args.force, jobs=args.jobs)
     except BuildError as exc:

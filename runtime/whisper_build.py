@@ -52,16 +52,19 @@ header there includes the real one (``#include_next``) and adds only what is mis
   ``directory_iterator`` over WASI libc, for ggml-backend-reg.cpp's dynamic-backend search
   (compiled although dynamic backends are off; whisper.cpp never calls it).
 
-One source patch, for speed, applied to a copy under ``gen_dir`` (never to the cached tree):
-ggml's wasm ``__wasm_f16x4_load`` widens half floats through a lookup table one element at a
-time; the patch does it in SIMD registers, bit-identical (see ``GGML_CPU_PATCHES``). The f16
-model runs ~1.7x faster with it.
+Source patches are applied to copies under ``gen_dir`` (never to the cached tree); each one
+must find its original text exactly once, so a version bump cannot skip or misapply one:
 
-Memory: ``whisper_units`` also returns ``shims/rm_malloc.c`` (``allocator=False`` leaves it
-out). Zig's libc malloc for wasm32 rounds every block, however large, up to a power of two and
-never splits or merges freed blocks: whisper.cpp's 43-95 MB buffers each took 64-128 MiB of
-linear memory. rm_malloc serves large blocks as page runs (best fit, coalescing, in-place
-realloc) and overrides Zig's weak malloc symbols for the whole module (executor included).
+* ``GGML_CPU_PATCHES`` (speed, wasm only): half floats widened in SIMD registers instead of
+  through a table (bit-identical; f16 model ~1.7x faster), a wasm SIMD ``ggml_v_expf`` for
+  softmax, a 4x2 register tile for the flash-attention GEMM.
+* ``WHISPER_PATCHES`` (memory): no up-front logits reservation, the decoder's compute buffer
+  reserved for one token per decoder. Linear memory for tiny.en q8_0: 324 -> 147 MiB.
+docs/PERFORMANCE.md has the measurements.
+
+Memory: the module's allocator is the executor's ``runtime/src/heap.cpp`` (it replaces Zig's
+power-of-two malloc for everything linked; measured against an alternative page-run allocator
+it used the same peak and was a little faster, see docs/PERFORMANCE.md).
 
 C++ exceptions: whisper.cpp, gguf.cpp and ggml-backend-reg.cpp contain ``try``/``catch``, so the
 third-party C++ units are compiled with ``-fexceptions`` (upstream's default) but without
@@ -182,7 +185,129 @@ _F16_LOAD_SIMD = """inline static v128_t __wasm_f16x4_load(const ggml_fp16_t * p
     f = wasm_v128_or(f, wasm_v128_and(big, wasm_i32x4_splat(0x7f800000)));
     return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }"""
-GGML_CPU_PATCHES = [("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD)]
+
+# Vector exp for wasm: softmax (ggml_vec_soft_max_f32, the inner loop of the encoder's flash
+# attention) has SIMD exp paths for x86 / ARM / RISC-V and calls scalar expf otherwise; in wasm
+# that is Zig's libm expf with an out-of-line ldexp, ~10% of a transcription. The patch adds a
+# wasm SIMD128 ggml_v_expf computing the same approximation as ggml's NEON/AVX2 versions (range
+# reduction by ln2/2^23 rounding, degree-5 polynomial, special cases past |n| > 126; max error
+# ~1.5 ulp, which is what native builds use) and a softmax loop over it.
+_VEXP_ANCHOR = """
+#elif defined(__riscv_v_intrinsic)
+
+// adapted from arm limited optimized routine
+// the maximum error is 1.45358 plus 0.5 ulps
+// numbers above 88.38 will flush to infinity
+// numbers beneath -103.97 will flush to zero
+inline static vfloat32m2_t ggml_v_expf_m2(vfloat32m2_t x, int vl) {"""
+_VEXP_WASM = """
+#elif defined(__wasm_simd128__)
+
+// RM Studio patch (runtime/whisper_build.py): e^x for 4 floats in wasm SIMD128.
+inline static v128_t ggml_v_expf(v128_t x) {
+    const v128_t round = wasm_f32x4_splat(0x1.8p23f);
+    const v128_t z = GGML_F32x4_FMA(round, x, wasm_f32x4_splat(0x1.715476p+0f));  // x/ln2 + 1.5*2^23
+    const v128_t n = wasm_f32x4_sub(z, round);                                       // round(x/ln2)
+    // b = x - n*ln2, with ln2 in two parts
+    const v128_t b = wasm_f32x4_sub(wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0x1.62e4p-1f))),
+                                    wasm_f32x4_mul(n, wasm_f32x4_splat(0x1.7f7d1cp-20f)));
+    const v128_t e = wasm_i32x4_shl(z, 23);
+    const v128_t k = wasm_i32x4_add(e, wasm_f32x4_splat(1.0f));                      // 2^n
+    const v128_t an = wasm_f32x4_abs(n);
+    const v128_t c = wasm_f32x4_gt(an, wasm_f32x4_splat(126.0f));
+    const v128_t u = wasm_f32x4_mul(b, b);
+    const v128_t p_hi =
+        GGML_F32x4_FMA(wasm_f32x4_splat(0x1.573e2ep-5f), wasm_f32x4_splat(0x1.0e4020p-7f), b);
+    const v128_t p_lo =
+        GGML_F32x4_FMA(wasm_f32x4_splat(0x1.fffdb6p-2f), wasm_f32x4_splat(0x1.555e66p-3f), b);
+    const v128_t j = GGML_F32x4_FMA(wasm_f32x4_mul(wasm_f32x4_splat(0x1.ffffecp-1f), b),
+                                    GGML_F32x4_FMA(p_lo, p_hi, u), u);                // e^b - 1
+    if (!wasm_v128_any_true(c)) {
+        return GGML_F32x4_FMA(k, j, k);
+    }
+    // |n| > 126: 2^n does not fit one float; scale in two steps (or saturate past 192).
+    const v128_t d = wasm_v128_and(wasm_f32x4_le(n, wasm_f32x4_splat(0.0f)), wasm_i32x4_splat(0x82000000));
+    const v128_t s1 = wasm_i32x4_add(d, wasm_i32x4_splat(0x7f000000));
+    const v128_t s2 = wasm_i32x4_sub(e, d);
+    const v128_t big = wasm_f32x4_gt(an, wasm_f32x4_splat(192.0f));
+    const v128_t scaled = wasm_f32x4_mul(GGML_F32x4_FMA(s2, s2, j), s1);
+    return wasm_v128_bitselect(wasm_f32x4_mul(s1, s1),
+                               wasm_v128_bitselect(scaled, GGML_F32x4_FMA(k, k, j), c), big);
+}
+""" + _VEXP_ANCHOR
+_SOFTMAX_ANCHOR = """        sum += (ggml_float)vaddvq_f32(val);
+    }
+#elif defined(__riscv_v_intrinsic)
+    vfloat64m1_t vsum = __riscv_vfmv_v_f_f64m1(0, 1);"""
+_SOFTMAX_WASM = """        sum += (ggml_float)vaddvq_f32(val);
+    }
+#elif defined(__wasm_simd128__)
+    // RM Studio patch (runtime/whisper_build.py): vector exp (see vec.h).
+    for (; i + 3 < n; i += 4) {
+        const v128_t val = ggml_v_expf(wasm_f32x4_sub(wasm_v128_load(x + i), wasm_f32x4_splat(max)));
+        wasm_v128_store(y + i, val);
+        sum += (ggml_float)(wasm_f32x4_extract_lane(val, 0) + wasm_f32x4_extract_lane(val, 1) +
+                            wasm_f32x4_extract_lane(val, 2) + wasm_f32x4_extract_lane(val, 3));
+    }
+#elif defined(__riscv_v_intrinsic)
+    vfloat64m1_t vsum = __riscv_vfmv_v_f_f64m1(0, 1);"""
+
+# Register tiling of the f32 GEMM in flash attention (simd-gemm.h): generic SIMD targets get a
+# 2x2 tile of 4-lane accumulators (4 of 16 vector registers); wasm engines on x86-64 and
+# arm64 have 16 or more, so wasm gets 4x2 (8 accumulators + 2 B vectors + 1 broadcast). Each
+# output still sums over K in the same order: results are unchanged.
+_GEMM_TILE_ORIGINAL = """#else
+    static constexpr int GEMM_RM = 2;
+    static constexpr int GEMM_RN = 2;
+#endif"""
+_GEMM_TILE_WASM = """#elif defined(__wasm_simd128__)
+    // RM Studio patch (runtime/whisper_build.py): a larger register tile for wasm.
+    static constexpr int GEMM_RM = 4;
+    static constexpr int GEMM_RN = 2;
+#else
+    static constexpr int GEMM_RM = 2;
+    static constexpr int GEMM_RN = 2;
+#endif"""
+
+GGML_CPU_PATCHES = [
+    ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
+    ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
+    ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
+    ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),
+]
+
+
+# whisper.cpp patches (src/whisper.cpp, copied to gen_dir/whisper-patched/src): memory only, the
+# computation is unchanged. Natively both allocations below are virtual memory that is never
+# touched; in wasm32 every malloc'ed byte is linear memory, which the host's cap counts and
+# which never shrinks.
+#
+# 1. whisper_init_state reserves logits for n_text_ctx tokens (51864 x 448 floats = 93 MB) up
+#    front. whisper_decode_internal resizes the vector to what each batch needs (the prompt,
+#    then one token per decoder), so the reservation only saved a reallocation.
+_LOGITS_RESERVE_ORIGINAL = """    state->logits.reserve(ctx->vocab.n_vocab * ctx->model.hparams.n_text_ctx);
+"""
+_LOGITS_RESERVE_NONE = """    // RM Studio patch (runtime/whisper_build.py): no up-front logits reservation.
+    // (93 MB for tiny) The vector grows to the largest batch actually decoded.
+"""
+# 2. The decoder's compute buffer is reserved for a worst-case batch of n_text_ctx (448)
+#    tokens, whose logits alone take 93 MB. whisper_full decodes the prompt (3-4 tokens
+#    without an initial prompt or past context) and then one token per decoder (at most
+#    WHISPER_MAX_DECODERS), and ggml's scheduler re-reserves a larger buffer by itself when a
+#    graph does not fit (ggml_backend_sched_alloc_splits), e.g. for a long initial_prompt.
+_DECODE_WORST_CASE_ORIGINAL = """                    const int n_tokens = hparams.n_text_ctx;
+                    const int n_past   = 0;
+"""
+_DECODE_WORST_CASE_SMALL = """\
+                    // RM Studio patch (runtime/whisper_build.py): one token per decoder.
+                    // The scheduler grows the buffer if a longer batch (a prompt) needs it.
+                    const int n_tokens = std::min<int>(hparams.n_text_ctx, WHISPER_MAX_DECODERS);
+                    const int n_past   = 0;
+"""
+WHISPER_PATCHES = [
+    ("src/whisper.cpp", _LOGITS_RESERVE_ORIGINAL, _LOGITS_RESERVE_NONE),
+    ("src/whisper.cpp", _DECODE_WORST_CASE_ORIGINAL, _DECODE_WORST_CASE_SMALL),
+]
 
 
 class RecipeError(RuntimeError):
@@ -215,7 +340,8 @@ def source_versions(whisper_dir: Path) -> dict[str, str]:
         if not m:
             raise RecipeError(f"GGML_VERSION_{part} not found in {whisper_dir / 'ggml' / 'CMakeLists.txt'}")
         parts.append(m.group(1))
-    m = re.search(r'project\("whisper\.cpp"\s+VERSION\s+([0-9.]+)\)', (whisper_dir / "CMakeLists.txt").read_text())
+    top_cmake = (whisper_dir / "CMakeLists.txt").read_text()
+    m = re.search(r'project\("whisper\.cpp"\s+VERSION\s+([0-9.]+)\)', top_cmake)
     if not m:
         raise RecipeError(f"whisper.cpp version not found in {whisper_dir / 'CMakeLists.txt'}")
     return {"ggml": ".".join(parts), "whisper": m.group(1)}
@@ -249,6 +375,44 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def patch_summary() -> list[str]:
+    """One line per source patch (file and the first line of its RM Studio comment), for build.json."""
+    out = []
+    cpu = [("ggml/src/ggml-cpu/" + rel, old, new) for rel, old, new in GGML_CPU_PATCHES]
+    for rel, _, new in [*cpu, *WHISPER_PATCHES]:
+        lines = [ln.strip().lstrip("/ ").strip() for ln in new.splitlines() if "RM Studio patch" in ln]
+        note = lines[0] if lines else ""
+        out.append(f"{rel}: {note}")
+    return out
+
+
+def _apply(rel: str, text: str, patches: list[tuple[str, str]]) -> str:
+    for old, new in patches:
+        n = text.count(old)
+        if n != 1:
+            raise RecipeError(
+                f"patch for {rel} expects its original text exactly once, found {n} times: the pinned "
+                "whisper.cpp changed; update the patches in runtime/whisper_build.py"
+            )
+        text = text.replace(old, new)
+    return text
+
+
+def patched_whisper_sources(whisper_dir: Path, gen_dir: Path) -> dict[str, Path]:
+    """Copies of the files ``WHISPER_PATCHES`` touch, patched, under ``gen_dir/whisper-patched``.
+
+    They include their neighbours by name, which the include path (``src/``) still finds.
+    """
+    out: dict[str, Path] = {}
+    for rel in sorted({rel for rel, _, _ in WHISPER_PATCHES}):
+        text = (whisper_dir / rel).read_text(encoding="utf-8")
+        text = _apply(rel, text, [(old, new) for r, old, new in WHISPER_PATCHES if r == rel])
+        dst = gen_dir / "whisper-patched" / rel
+        _write_if_changed(dst, text.encode("utf-8"))
+        out[rel] = dst
+    return out
+
+
 def patched_ggml_cpu(whisper_dir: Path, gen_dir: Path) -> Path:
     """A copy of ggml/src/ggml-cpu under ``gen_dir`` with ``GGML_CPU_PATCHES`` applied.
 
@@ -267,42 +431,27 @@ def patched_ggml_cpu(whisper_dir: Path, gen_dir: Path) -> Path:
         rel = f.relative_to(src).as_posix()
         data = f.read_bytes()
         if rel in patches:
-            text = data.decode("utf-8")
-            for old, new in patches[rel]:
-                n = text.count(old)
-                if n != 1:
-                    raise RecipeError(
-                        f"patch for ggml-cpu/{rel} expects its original text exactly once, found {n} times: "
-                        "the pinned whisper.cpp changed; update GGML_CPU_PATCHES in runtime/whisper_build.py"
-                    )
-                text = text.replace(old, new)
-            data = text.encode("utf-8")
+            data = _apply(f"ggml-cpu/{rel}", data.decode("utf-8"), patches[rel]).encode("utf-8")
         _write_if_changed(dst / rel, data)
     return dst
 
 
-def allocator_units() -> list:
-    """``runtime/shims/rm_malloc.c``: the guest's malloc family, replacing Zig's (see there)."""
-    b = _build_module()
-    src = HERE / "shims" / "rm_malloc.c"
-    return [b.Unit(src, [*C_STD, *b.OPT_FLAGS, *b.ARCH_FLAGS], [])]
-
-
-def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -> list:
+def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
     """The translation units of ggml (CPU backend) and whisper.cpp, as ``build.Unit`` objects.
 
     ``gen_dir`` is the build's directory for generated files: the patched copy of
-    ggml/src/ggml-cpu goes to ``gen_dir/whisper-patched/ggml-cpu`` (see ``GGML_CPU_PATCHES``).
-
-    ``allocator`` adds ``allocator_units()``: a malloc that replaces Zig's power-of-two
-    allocator for the whole module (it roughly halves whisper.cpp's linear memory).
+    ggml/src/ggml-cpu goes to ``gen_dir/whisper-patched/ggml-cpu`` (see ``GGML_CPU_PATCHES``),
+    patched whisper.cpp sources to ``gen_dir/whisper-patched/src`` (``WHISPER_PATCHES``).
+    No allocator: the executor's ``heap.cpp`` is the module's malloc.
     """
     b = _build_module()
     whisper_dir = Path(whisper_dir)
-    missing = [s for s in (*GGML_BASE_SOURCES, *GGML_REG_SOURCES, *GGML_CPU_SOURCES, *WHISPER_SOURCES)
-               if not (whisper_dir / s).is_file()]
+    every = (*GGML_BASE_SOURCES, *GGML_REG_SOURCES, *GGML_CPU_SOURCES, *WHISPER_SOURCES)
+    missing = [s for s in every if not (whisper_dir / s).is_file()]
     if missing:
-        raise RecipeError(f"{whisper_dir} lacks {', '.join(missing)}: not the whisper.cpp tree this recipe expects")
+        raise RecipeError(
+            f"{whisper_dir} lacks {', '.join(missing)}: not the whisper.cpp tree this recipe expects"
+        )
     versions = source_versions(whisper_dir)
     expected = getattr(b.sources, "WHISPER_CPP_VERSION", versions["whisper"])
     if versions["whisper"] != expected:
@@ -312,6 +461,7 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         )
 
     cpu_dir = patched_ggml_cpu(whisper_dir, Path(gen_dir))
+    patched = patched_whisper_sources(whisper_dir, Path(gen_dir))
     common = [
         *b.OPT_FLAGS,
         *b.ARCH_FLAGS,
@@ -333,7 +483,7 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         (GGML_BASE_SOURCES, [
             *ggml_common,
             f'-DGGML_VERSION="{versions["ggml"]}"',
-            f'-DGGML_COMMIT="pywhispercpp-sdist"',
+            '-DGGML_COMMIT="pywhispercpp-sdist"',
         ]),
         (GGML_REG_SOURCES, ggml_common),
         (GGML_CPU_SOURCES, [
@@ -353,11 +503,12 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
     for sources, flags in groups:
         for rel in sources:
             cpu_prefix = "ggml/src/ggml-cpu/"
-            src = cpu_dir / rel[len(cpu_prefix):] if rel.startswith(cpu_prefix) else whisper_dir / rel
-            if src.suffix == ".c":
-                lang = [*C_STD]
+            if rel.startswith(cpu_prefix):
+                src = cpu_dir / rel[len(cpu_prefix):]
             else:
-                lang = [*b.CXX_STD, "-fexceptions"]  # try/catch must compile; see module docstring
+                src = patched.get(rel, whisper_dir / rel)
+            # C++: try/catch must compile; see the module docstring.
+            lang = [*C_STD] if src.suffix == ".c" else [*b.CXX_STD, "-fexceptions"]
             units.append(b.Unit(src, [*lang, *flags], deps))
 
     zig_lib = zig_lib_dir()
@@ -367,6 +518,4 @@ def whisper_units(whisper_dir: Path, gen_dir: Path, *, allocator: bool = True) -
         [*LIBCXX_SOURCE_FLAGS, *b.OPT_FLAGS, *b.ARCH_FLAGS, f"-I{libcxx_src}"],
         sorted((libcxx_src / "filesystem").glob("*.h")),
     ))
-    if allocator:
-        units.extend(allocator_units())
     return units

@@ -63,5 +63,7 @@ bool kinds_compatible(std::string_view produced, std::string_view accepted);
 const char* executor_version();
 int contract_version();
 const char* whisper_cpp_version();
+// whisper_print_system_info() of the linked whisper.cpp ("WASM_SIMD = 1 | ..."), nodes_whisper.cpp.
+const char* whisper_system_info();
 
 }  // namespace rm

@@ -108,6 +108,15 @@ void progress(const std::string& node_id, double done, double total, const char*
     });
 }
 
+void segment(const std::string& node_id, double start, double end, const std::string& text) {
+    emit("segment", true, [&](JsonWriter& w) {
+        w.field("node_id", node_id);
+        w.field_number("start", start);
+        w.field_number("end", end);
+        w.field("text", text);
+    });
+}
+
 void log(const char* level, const std::string& message, const std::string& node_id) {
     emit("log", false, [&](JsonWriter& w) {
         w.field("level", level);

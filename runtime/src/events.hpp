@@ -32,6 +32,8 @@ void node_start(const std::string& node_id, const std::string& node_type);
 void node_finish(const std::string& node_id, const std::string& node_type, double duration_ms,
                  std::size_t items_in, std::size_t items_out);
 void progress(const std::string& node_id, double done, double total, const char* unit);
+// A transcript segment as soon as it is decoded (times in seconds of the original recording).
+void segment(const std::string& node_id, double start, double end, const std::string& text);
 // level is "info" or "warning"; node_id may be empty.
 void log(const char* level, const std::string& message, const std::string& node_id = std::string());
 void finish(bool ok);

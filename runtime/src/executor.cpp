@@ -49,6 +49,7 @@ Error execute(Plan& plan, RunOutcome& outcome) {
         }
 
         NodeContext ctx(pn.id, *pn.spec, is_source, plan.input_is_list);
+        ctx.set_request_options(&plan.options);
         const std::size_t items_in = items.size();
         const double t0 = now_ms();
         ctx.start_clock(t0);

@@ -97,6 +97,9 @@ void out_of_memory(std::size_t requested) noexcept {
 }
 
 void fatal_internal(const char* what) noexcept {
+    // An abort after the heap failed to grow is how ggml and whisper.cpp react to a full
+    // memory: report the cause, not the symptom.
+    if (!g_in_fatal && failed_allocation_bytes() > 0) out_of_memory(failed_allocation_bytes());
     if (g_in_fatal) _Exit(1);
     g_in_fatal = true;
     if (!g_stdout_started) {

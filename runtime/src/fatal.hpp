@@ -17,6 +17,12 @@ namespace rm {
 // Writes {"ok":false,"error":{"code":"internal_error","message":<what>}} and exits with 1.
 [[noreturn]] void fatal_internal(const char* what) noexcept;
 
+// The size of the most recent allocation the heap could not satisfy (linear memory could not
+// grow, e.g. at the host's memory cap), 0 when none failed. Libraries that check malloc
+// (whisper.cpp, ggml) turn such a failure into an error return or an abort; either way the
+// run is reported as out_of_memory, not as an internal error.
+std::size_t failed_allocation_bytes() noexcept;
+
 // malloc/realloc that never return null: they end the run with out_of_memory instead.
 void* xmalloc(std::size_t n);
 void* xrealloc(void* p, std::size_t n);

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "fatal.hpp"
+
 namespace rm_heap {
 
 constexpr std::size_t kAlign = 16;
@@ -106,12 +108,17 @@ inline std::size_t request_size(std::size_t n) {
 
 // ---- Getting memory -------------------------------------------------------------------------
 
+std::size_t g_failed_bytes = 0;  // see rm::failed_allocation_bytes()
+
 #if defined(__wasm__)
 extern "C" char __heap_base;
 char* grow_memory(std::size_t bytes, std::size_t& got) {
     std::size_t pages = (bytes + kPage - 1) / kPage;
     std::size_t old = __builtin_wasm_memory_grow(0, pages);
-    if (old == static_cast<std::size_t>(-1)) return nullptr;
+    if (old == static_cast<std::size_t>(-1)) {
+        g_failed_bytes = bytes;
+        return nullptr;
+    }
     got = pages * kPage;
     return reinterpret_cast<char*>(old * kPage);
 }
@@ -351,6 +358,10 @@ void* allocate_aligned(std::size_t alignment, std::size_t n) {
 std::size_t usable_size(void* p) { return p ? csize(chunk_of(p)) - kHeader : 0; }
 
 }  // namespace rm_heap
+
+namespace rm {
+std::size_t failed_allocation_bytes() noexcept { return rm_heap::g_failed_bytes; }
+}  // namespace rm
 
 #if defined(__wasm__)
 extern "C" {

@@ -77,7 +77,8 @@ int describe() {
         write_string_list(w, uncatalogued_implementations());
         w.key("features");
         w.begin_object();
-        w.field_bool("whisper", false);
+        w.field_bool("whisper", true);
+        w.field("whisper_system_info", whisper_system_info());
         w.end_object();
         w.key("dtypes");
         w.begin_array();

@@ -54,6 +54,11 @@ class NodeContext {
     const NodeSpec& spec() const { return spec_; }
     bool is_source() const { return is_source_; }
 
+    // The run request's `options` (docs/CONTRACT.md, "Request"), e.g. `models`: null when the
+    // request had none or the key is absent.
+    void set_request_options(const Value* options) { options_ = options; }
+    const Value* request_option(std::string_view key) const { return options_ ? options_->find(key) : nullptr; }
+
     // invalid_input: "node 'm' (MultiplyNode) <what>", with /input_data/<index> for sources.
     Error invalid_input(std::size_t index, const std::string& what) const;
     // node_failed: "node 'm' (MultiplyNode) failed: <what>".
@@ -69,6 +74,7 @@ class NodeContext {
     const NodeSpec& spec_;
     bool is_source_;
     bool input_is_list_;
+    const Value* options_ = nullptr;
     double last_progress_ms_ = -1.0;
     bool progress_sent_ = false;
     unsigned progress_calls_ = 0;

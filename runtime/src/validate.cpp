@@ -555,6 +555,21 @@ Error plan_request(Value request, Plan& plan) {
             return Error("invalid_request", std::string("options.events must be true or false, got ") + events->json_type())
                 .at("/options/events");
         }
+        if (const Value* models = opts->find("models"); models && !models->is_null()) {
+            if (!models->is_object()) {
+                return Error("invalid_request", std::string("options.models must be an object mapping model names to "
+                                                            "guest paths, got ") + models->json_type())
+                    .at("/options/models");
+            }
+            for (const Value::Member& m : models->as_object()) {
+                if (!m.second.is_string()) {
+                    return Error("invalid_request", "options.models['" + m.first + "'] must be a guest path (a string), got " +
+                                                        m.second.json_type())
+                        .at(pointer_join("/options/models", m.first));
+                }
+            }
+        }
+        plan.options = *opts;
     }
     if (plan.describe) return ok();
 

@@ -30,6 +30,7 @@ struct Plan {
     bool describe = false;
     ArrayEncoding encoding = ArrayEncoding::Auto;
     bool events = true;
+    Value options;  // the request's `options` object (null when absent), for nodes to read
 
     std::vector<PlannedNode> nodes;  // manifest order
     Graph graph;

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from rmstudio.core.metrics.wer import wer
 from rmstudio.core.transcribe import WhisperOptions, transcribe_file
 from tests.conftest import REPO
 
@@ -61,7 +62,12 @@ def test_jfk_transcript(jfk_wav, engine):
 def test_the_audio_path_handles_other_formats(jfk_variants, variant):
     job = transcribe_file(jfk_variants[variant], engine="wasm")
     assert job.transcript is not None, job.result.error
-    assert normalise(job.transcript["text"]) == normalise(JFK_TEXT)
+    if variant == "u8":
+        # 8-bit samples carry audible quantisation noise: tiny.en then hears "my fellow America"
+        # (native whisper.cpp too, with either weight format), so allow that one word.
+        assert wer(JFK_TEXT, job.transcript["text"]).rate <= 0.05, job.transcript["text"]
+    else:
+        assert normalise(job.transcript["text"]) == normalise(JFK_TEXT)
 
 
 def test_cli_writes_every_export_format(jfk_wav, tmp_path):
