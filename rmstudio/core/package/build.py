@@ -225,6 +225,10 @@ def _model_inputs(specs: list[str], manifest: dict[str, Any]) -> tuple[list[_Inp
         if name is None:
             if looks_like_path:
                 name = used_names[0] if len(used_names) == 1 else models_link.name_from_file(path)
+            elif len(used_names) == 1 and target not in used_names:
+                # `--model tiny.en` for a manifest that names one model (e.g. "default"): the
+                # bundled file is the one that reference gets.
+                name = used_names[0]
             else:
                 name = target
         member = f"{MODELS_DIR}/{path.name}"
