@@ -269,8 +269,97 @@ _GEMM_TILE_WASM = """#elif defined(__wasm_simd128__)
     static constexpr int GEMM_RN = 2;
 #endif"""
 
+# q8_0 matrix products two rows by two columns per call (the shape ggml already uses for ARM's
+# int8 matrix instructions, nrows = 2): each pair of weight blocks and each pair of activation
+# blocks is loaded and widened once for four dot products, and there are a quarter as many
+# calls. Every one of the four results is computed with exactly the operations of the one-row
+# kernel, so results are bit-identical; matrices with an odd count keep the one-row path.
+_Q8_NROWS_ORIGINAL = """        .vec_dot                  = ggml_vec_dot_q8_0_q8_0,
+        .vec_dot_type             = GGML_TYPE_Q8_0,
+#if defined (__ARM_FEATURE_MATMUL_INT8)
+        .nrows                    = 2,"""
+_Q8_NROWS_WASM = """        .vec_dot                  = ggml_vec_dot_q8_0_q8_0,
+        .vec_dot_type             = GGML_TYPE_Q8_0,
+#if defined (__ARM_FEATURE_MATMUL_INT8) || defined(__wasm_simd128__)
+        // RM Studio patch (runtime/whisper_build.py): a 2x2 q8_0 kernel for wasm too.
+        .nrows                    = 2,"""
+_Q8_KERNEL_ORIGINAL = """    assert(n % qk == 0);
+    assert(nrc == 1);
+    UNUSED(nrc);
+    UNUSED(bx);
+    UNUSED(by);
+    UNUSED(bs);
+
+    const block_q8_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+"""
+_Q8_KERNEL_2X2 = """    assert(n % qk == 0);
+    assert(nrc == 1 || nrc == 2);
+    UNUSED(nrc);
+    UNUSED(bx);
+    UNUSED(by);
+    UNUSED(bs);
+
+    const block_q8_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+
+#if defined __wasm_simd128__
+    if (nrc == 2) {
+        // RM Studio patch (runtime/whisper_build.py): rows x, x1 times columns y, y1.
+        // s[0] = x.y, s[1] = x1.y, s[bs] = x.y1, s[bs + 1] = x1.y1 (as the ARM MMLA kernel).
+        const block_q8_0 * GGML_RESTRICT x1 = (const block_q8_0 *) ((const uint8_t *) vx + bx);
+        const block_q8_0 * GGML_RESTRICT y1 = (const block_q8_0 *) ((const uint8_t *) vy + by);
+        v128_t acc00 = wasm_f32x4_splat(0.0f);
+        v128_t acc10 = wasm_f32x4_splat(0.0f);
+        v128_t acc01 = wasm_f32x4_splat(0.0f);
+        v128_t acc11 = wasm_f32x4_splat(0.0f);
+        for (int i = 0; i < nb; ++i) {
+            const v128_t xa = wasm_v128_load(x[i].qs), xb = wasm_v128_load(x[i].qs + 16);
+            const v128_t ua = wasm_v128_load(x1[i].qs), ub = wasm_v128_load(x1[i].qs + 16);
+            const v128_t ya = wasm_v128_load(y[i].qs), yb = wasm_v128_load(y[i].qs + 16);
+            const v128_t va = wasm_v128_load(y1[i].qs), vb = wasm_v128_load(y1[i].qs + 16);
+            const v128_t xal = wasm_i16x8_extend_low_i8x16(xa), xah = wasm_i16x8_extend_high_i8x16(xa);
+            const v128_t xbl = wasm_i16x8_extend_low_i8x16(xb), xbh = wasm_i16x8_extend_high_i8x16(xb);
+            const v128_t ual = wasm_i16x8_extend_low_i8x16(ua), uah = wasm_i16x8_extend_high_i8x16(ua);
+            const v128_t ubl = wasm_i16x8_extend_low_i8x16(ub), ubh = wasm_i16x8_extend_high_i8x16(ub);
+            const v128_t yal = wasm_i16x8_extend_low_i8x16(ya), yah = wasm_i16x8_extend_high_i8x16(ya);
+            const v128_t ybl = wasm_i16x8_extend_low_i8x16(yb), ybh = wasm_i16x8_extend_high_i8x16(yb);
+            const v128_t val = wasm_i16x8_extend_low_i8x16(va), vah = wasm_i16x8_extend_high_i8x16(va);
+            const v128_t vbl = wasm_i16x8_extend_low_i8x16(vb), vbh = wasm_i16x8_extend_high_i8x16(vb);
+#define RM_Q8_DOT(al, ah, bl, bh, cl, ch, dl, dh)                                          \
+            wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, cl), wasm_i32x4_dot_i16x8(ah, ch)), \
+                           wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, dl), wasm_i32x4_dot_i16x8(bh, dh)))
+            const v128_t d00 = RM_Q8_DOT(xal, xah, xbl, xbh, yal, yah, ybl, ybh);
+            const v128_t d10 = RM_Q8_DOT(ual, uah, ubl, ubh, yal, yah, ybl, ybh);
+            const v128_t d01 = RM_Q8_DOT(xal, xah, xbl, xbh, val, vah, vbl, vbh);
+            const v128_t d11 = RM_Q8_DOT(ual, uah, ubl, ubh, val, vah, vbl, vbh);
+#undef RM_Q8_DOT
+            const float dx = GGML_CPU_FP16_TO_FP32(x[i].d), du = GGML_CPU_FP16_TO_FP32(x1[i].d);
+            const float dy = GGML_CPU_FP16_TO_FP32(y[i].d), dv = GGML_CPU_FP16_TO_FP32(y1[i].d);
+#define RM_Q8_ACC(acc, d, scale) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d), \
+                                                                 wasm_f32x4_splat(scale)))
+            RM_Q8_ACC(acc00, d00, dx * dy);
+            RM_Q8_ACC(acc10, d10, du * dy);
+            RM_Q8_ACC(acc01, d01, dx * dv);
+            RM_Q8_ACC(acc11, d11, du * dv);
+#undef RM_Q8_ACC
+        }
+#define RM_Q8_SUM(v) (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + \
+                      wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3))
+        s[0] = RM_Q8_SUM(acc00);
+        s[1] = RM_Q8_SUM(acc10);
+        s[bs] = RM_Q8_SUM(acc01);
+        s[bs + 1] = RM_Q8_SUM(acc11);
+#undef RM_Q8_SUM
+        return;
+    }
+#endif
+"""
+
 GGML_CPU_PATCHES = [
     ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
+    ("ggml-cpu.c", _Q8_NROWS_ORIGINAL, _Q8_NROWS_WASM),
+    ("arch/wasm/quants.c", _Q8_KERNEL_ORIGINAL, _Q8_KERNEL_2X2),
     ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
     ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
     ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),
