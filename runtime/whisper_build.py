@@ -356,8 +356,123 @@ _Q8_KERNEL_2X2 = """    assert(n % qk == 0);
 #endif
 """
 
+# f16 x f16 matrix products (the encoder's convolutions for every model; all products of f16
+# models): ggml_vec_dot_f16 widens both operands from half floats on every call, and mul_mat
+# calls it for each (row, column) pair, so every element is widened 2 x 16 times per 16 x 16
+# tile. For 2-D f16 weights the patch widens each tile's 16 rows and 16 columns once into a
+# scratch buffer and takes the same dot product over the floats: same accumulators, same
+# order, same final reduction, so the results are bit-identical. Anything else (batched 3-D
+# products, a scratch allocation that fails) takes ggml's own path.
+_F16_TILE_HELPER_ANCHOR = """static void ggml_compute_forward_mul_mat_one_chunk(
+    const struct ggml_compute_params * params,"""
+_F16_TILE_HELPER = """#if defined(__wasm_simd128__)
+// RM Studio patch (runtime/whisper_build.py): f16 products with each tile widened once.
+// ggml_vec_dot_f16's SIMD loop over floats that are already widened (exactly the same values).
+static float rm_dot_widened_f16(const int n, const float * GGML_RESTRICT x,
+                                const float * GGML_RESTRICT y) {
+    ggml_float sumf = 0.0;
+    const int np = (n & ~(GGML_F16_STEP - 1));
+    GGML_F16_VEC sum[GGML_F16_ARR] = { GGML_F16_VEC_ZERO };
+    for (int i = 0; i < np; i += GGML_F16_STEP) {
+        for (int j = 0; j < GGML_F16_ARR; j++) {
+            const v128_t ax = wasm_v128_load(x + i + j*GGML_F16_EPR);
+            const v128_t ay = wasm_v128_load(y + i + j*GGML_F16_EPR);
+            sum[j] = GGML_F16_VEC_FMA(sum[j], ax, ay);
+        }
+    }
+    GGML_F16_VEC_REDUCE(sumf, sum);
+    for (int i = np; i < n; ++i) {
+        sumf += (ggml_float)(x[i]*y[i]);
+    }
+    return sumf;
+}
+
+// Returns false (nothing done) when it cannot take the products: ggml's loop does them then.
+static bool rm_mul_mat_f16_widened(struct ggml_tensor * dst, const void * wdata, const size_t row_size,
+        const int64_t ir0_start, const int64_t ir0_end, const int64_t ir1_start, const int64_t ir1_end) {
+    static float * scratch = NULL;
+    static size_t scratch_floats = 0;
+    const struct ggml_tensor * src0 = dst->src[0];
+    const struct ggml_tensor * src1 = dst->src[1];
+
+    GGML_TENSOR_BINARY_OP_LOCALS
+
+    if (ne02 != 1 || ne03 != 1) {
+        return false;
+    }
+    const int64_t blck_0 = 16;
+    const int64_t blck_1 = 16;
+    const size_t need = (size_t) (blck_0 + blck_1) * (size_t) ne00;
+    if (need > scratch_floats) {
+        float * grown = (float *) realloc(scratch, need * sizeof(float));
+        if (grown == NULL) {
+            return false;
+        }
+        scratch = grown;
+        scratch_floats = need;
+    }
+    float * rows = scratch;
+    float * cols = scratch + blck_0 * ne00;
+    const bool src1_cont = ggml_is_contiguous(src1);
+    const bool packed = src1_cont || src1->type != GGML_TYPE_F16;
+    float tmp[16];
+
+    for (int64_t iir1 = ir1_start; iir1 < ir1_end; iir1 += blck_1) {
+        const int64_t n1 = MIN(iir1 + blck_1, ir1_end) - iir1;
+        for (int64_t c = 0; c < n1; ++c) {
+            const int64_t ir1 = iir1 + c;
+            const int64_t i13 = (ir1 / (ne12 * ne1));
+            const int64_t i12 = (ir1 - i13 * ne12 * ne1) / ne1;
+            const int64_t i11 = (ir1 - i13 * ne12 * ne1 - i12 * ne1);
+            const size_t offset = packed ? (i11 + i12 * ne11 + i13 * ne12 * ne11) * row_size
+                                         : (i11 * nb11 + i12 * nb12 + i13 * nb13);
+            const char * src1_col = (const char *) wdata + offset;
+            ggml_cpu_fp16_to_fp32((const ggml_fp16_t *) src1_col, cols + c * ne00, ne00);
+        }
+        for (int64_t iir0 = ir0_start; iir0 < ir0_end; iir0 += blck_0) {
+            const int64_t n0 = MIN(iir0 + blck_0, ir0_end) - iir0;
+            for (int64_t r = 0; r < n0; ++r) {
+                const char * src0_row = (const char *) src0->data + (iir0 + r) * nb01;
+                ggml_cpu_fp16_to_fp32((const ggml_fp16_t *) src0_row, rows + r * ne00, ne00);
+            }
+            for (int64_t c = 0; c < n1; ++c) {
+                const int64_t ir1 = iir1 + c;
+                const int64_t i13 = (ir1 / (ne12 * ne1));
+                const int64_t i12 = (ir1 - i13 * ne12 * ne1) / ne1;
+                const int64_t i11 = (ir1 - i13 * ne12 * ne1 - i12 * ne1);
+                float * dst_col = (float *) ((char *) dst->data + (i11 * nb1 + i12 * nb2 + i13 * nb3));
+                for (int64_t r = 0; r < n0; ++r) {
+                    tmp[r] = rm_dot_widened_f16((int) ne00, rows + r * ne00, cols + c * ne00);
+                }
+                memcpy(&dst_col[iir0], tmp, n0 * sizeof(float));
+            }
+        }
+    }
+    return true;
+}
+#endif
+
+static void ggml_compute_forward_mul_mat_one_chunk(
+    const struct ggml_compute_params * params,"""
+_F16_TILE_LINE = (
+    "    const size_t src1_col_stride = src1_cont || src1->type != vec_dot_type ? row_size : nb11;\n"
+)
+_F16_TILE_CALL_ANCHOR = _F16_TILE_LINE
+_F16_TILE_CALL = _F16_TILE_LINE + """
+
+#if defined(__wasm_simd128__)
+    // RM Studio patch (runtime/whisper_build.py): f16 tiles widened once (see above).
+    if (type == GGML_TYPE_F16 && vec_dot_type == GGML_TYPE_F16 && num_rows_per_vec_dot == 1 &&
+        rm_mul_mat_f16_widened(dst, wdata, row_size, ir0_start, ir0_end, ir1_start, ir1_end)) {
+        return;
+    }
+#endif
+"""
+
 GGML_CPU_PATCHES = [
     ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
+    ("ggml-cpu.c", _F16_TILE_HELPER_ANCHOR, _F16_TILE_HELPER),
+    ("ggml-cpu.c", _F16_TILE_CALL_ANCHOR, _F16_TILE_CALL),
     ("ggml-cpu.c", _Q8_NROWS_ORIGINAL, _Q8_NROWS_WASM),
     ("arch/wasm/quants.c", _Q8_KERNEL_ORIGINAL, _Q8_KERNEL_2X2),
     ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
