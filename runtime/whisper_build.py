@@ -387,6 +387,17 @@ static float rm_dot_widened_f16(const int n, const float * GGML_RESTRICT x,
     return sumf;
 }
 
+// Half floats to floats, 4 at a time with the (patched) SIMD load; exact either way.
+static void rm_widen_f16(const ggml_fp16_t * GGML_RESTRICT x, float * GGML_RESTRICT y, const int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        wasm_v128_store(y + i, __wasm_f16x4_load(x + i));
+    }
+    for (; i < n; ++i) {
+        y[i] = GGML_CPU_FP16_TO_FP32(x[i]);
+    }
+}
+
 // Returns false (nothing done) when it cannot take the products: ggml's loop does them then.
 static bool rm_mul_mat_f16_widened(struct ggml_tensor * dst, const void * wdata, const size_t row_size,
         const int64_t ir0_start, const int64_t ir0_end, const int64_t ir1_start, const int64_t ir1_end) {
@@ -427,13 +438,13 @@ static bool rm_mul_mat_f16_widened(struct ggml_tensor * dst, const void * wdata,
             const size_t offset = packed ? (i11 + i12 * ne11 + i13 * ne12 * ne11) * row_size
                                          : (i11 * nb11 + i12 * nb12 + i13 * nb13);
             const char * src1_col = (const char *) wdata + offset;
-            ggml_cpu_fp16_to_fp32((const ggml_fp16_t *) src1_col, cols + c * ne00, ne00);
+            rm_widen_f16((const ggml_fp16_t *) src1_col, cols + c * ne00, ne00);
         }
         for (int64_t iir0 = ir0_start; iir0 < ir0_end; iir0 += blck_0) {
             const int64_t n0 = MIN(iir0 + blck_0, ir0_end) - iir0;
             for (int64_t r = 0; r < n0; ++r) {
                 const char * src0_row = (const char *) src0->data + (iir0 + r) * nb01;
-                ggml_cpu_fp16_to_fp32((const ggml_fp16_t *) src0_row, rows + r * ne00, ne00);
+                rm_widen_f16((const ggml_fp16_t *) src0_row, rows + r * ne00, ne00);
             }
             for (int64_t c = 0; c < n1; ++c) {
                 const int64_t ir1 = iir1 + c;
@@ -469,8 +480,42 @@ _F16_TILE_CALL = _F16_TILE_LINE + """
 #endif
 """
 
+# wasm f16 stores: the reverse direction, float -> half one element at a time through
+# ggml_compute_fp32_to_fp16. Flash attention in the decoder keeps its running V sum in half
+# floats (ggml_vec_mad_f16 / ggml_vec_scale_f16), so every key rewrites the whole row. The
+# replacement runs the same bit-level algorithm (round to nearest even through two float
+# scalings, NaN to 0x7E00) on 4 lanes, so the stored halves are bit-identical.
+_F16_STORE_ORIGINAL = """inline static void __wasm_f16x4_store(ggml_fp16_t * p, v128_t x) {
+    float tmp[4];
+
+    wasm_v128_store(tmp, x);
+
+    p[0] = GGML_CPU_FP32_TO_FP16(tmp[0]);
+    p[1] = GGML_CPU_FP32_TO_FP16(tmp[1]);
+    p[2] = GGML_CPU_FP32_TO_FP16(tmp[2]);
+    p[3] = GGML_CPU_FP32_TO_FP16(tmp[3]);
+}"""
+_F16_STORE_SIMD = """inline static void __wasm_f16x4_store(ggml_fp16_t * p, v128_t x) {
+    // RM Studio patch (runtime/whisper_build.py): ggml_compute_fp32_to_fp16 on 4 lanes.
+    const v128_t scaled = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_abs(x), wasm_f32x4_splat(0x1.0p+112f)),
+                                         wasm_f32x4_splat(0x1.0p-110f));
+    const v128_t shl1_w = wasm_i32x4_add(x, x);
+    const v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int32_t) 0x80000000u));
+    const v128_t bias = wasm_u32x4_max(wasm_v128_and(shl1_w, wasm_i32x4_splat((int32_t) 0xFF000000u)),
+                                       wasm_i32x4_splat(0x71000000));
+    const v128_t base = wasm_f32x4_add(wasm_i32x4_add(wasm_u32x4_shr(bias, 1), wasm_i32x4_splat(0x07800000)),
+                                       scaled);
+    const v128_t nonsign = wasm_i32x4_add(wasm_v128_and(wasm_u32x4_shr(base, 13), wasm_i32x4_splat(0x7C00)),
+                                          wasm_v128_and(base, wasm_i32x4_splat(0x0FFF)));
+    const v128_t is_nan = wasm_u32x4_gt(shl1_w, wasm_i32x4_splat((int32_t) 0xFF000000u));
+    const v128_t h = wasm_v128_or(wasm_u32x4_shr(sign, 16),
+                                  wasm_v128_bitselect(wasm_i32x4_splat(0x7E00), nonsign, is_nan));
+    wasm_v128_store64_lane(p, wasm_u16x8_narrow_i32x4(h, h), 0);
+}"""
+
 GGML_CPU_PATCHES = [
     ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
+    ("simd-mappings.h", _F16_STORE_ORIGINAL, _F16_STORE_SIMD),
     ("ggml-cpu.c", _F16_TILE_HELPER_ANCHOR, _F16_TILE_HELPER),
     ("ggml-cpu.c", _F16_TILE_CALL_ANCHOR, _F16_TILE_CALL),
     ("ggml-cpu.c", _Q8_NROWS_ORIGINAL, _Q8_NROWS_WASM),
