@@ -269,8 +269,257 @@ _GEMM_TILE_WASM = """#elif defined(__wasm_simd128__)
     static constexpr int GEMM_RN = 2;
 #endif"""
 
+# q8_0 matrix products two rows by two columns per call (the shape ggml already uses for ARM's
+# int8 matrix instructions, nrows = 2): each pair of weight blocks and each pair of activation
+# blocks is loaded and widened once for four dot products, and there are a quarter as many
+# calls. Every one of the four results is computed with exactly the operations of the one-row
+# kernel, so results are bit-identical; matrices with an odd count keep the one-row path.
+_Q8_NROWS_ORIGINAL = """        .vec_dot                  = ggml_vec_dot_q8_0_q8_0,
+        .vec_dot_type             = GGML_TYPE_Q8_0,
+#if defined (__ARM_FEATURE_MATMUL_INT8)
+        .nrows                    = 2,"""
+_Q8_NROWS_WASM = """        .vec_dot                  = ggml_vec_dot_q8_0_q8_0,
+        .vec_dot_type             = GGML_TYPE_Q8_0,
+#if defined (__ARM_FEATURE_MATMUL_INT8) || defined(__wasm_simd128__)
+        // RM Studio patch (runtime/whisper_build.py): a 2x2 q8_0 kernel for wasm too.
+        .nrows                    = 2,"""
+_Q8_KERNEL_ORIGINAL = """    assert(n % qk == 0);
+    assert(nrc == 1);
+    UNUSED(nrc);
+    UNUSED(bx);
+    UNUSED(by);
+    UNUSED(bs);
+
+    const block_q8_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+"""
+_Q8_KERNEL_2X2 = """    assert(n % qk == 0);
+    assert(nrc == 1 || nrc == 2);
+    UNUSED(nrc);
+    UNUSED(bx);
+    UNUSED(by);
+    UNUSED(bs);
+
+    const block_q8_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+
+#if defined __wasm_simd128__
+    if (nrc == 2) {
+        // RM Studio patch (runtime/whisper_build.py): rows x, x1 times columns y, y1.
+        // s[0] = x.y, s[1] = x1.y, s[bs] = x.y1, s[bs + 1] = x1.y1 (as the ARM MMLA kernel).
+        const block_q8_0 * GGML_RESTRICT x1 = (const block_q8_0 *) ((const uint8_t *) vx + bx);
+        const block_q8_0 * GGML_RESTRICT y1 = (const block_q8_0 *) ((const uint8_t *) vy + by);
+        v128_t acc00 = wasm_f32x4_splat(0.0f);
+        v128_t acc10 = wasm_f32x4_splat(0.0f);
+        v128_t acc01 = wasm_f32x4_splat(0.0f);
+        v128_t acc11 = wasm_f32x4_splat(0.0f);
+        for (int i = 0; i < nb; ++i) {
+            const v128_t xa = wasm_v128_load(x[i].qs), xb = wasm_v128_load(x[i].qs + 16);
+            const v128_t ua = wasm_v128_load(x1[i].qs), ub = wasm_v128_load(x1[i].qs + 16);
+            const v128_t ya = wasm_v128_load(y[i].qs), yb = wasm_v128_load(y[i].qs + 16);
+            const v128_t va = wasm_v128_load(y1[i].qs), vb = wasm_v128_load(y1[i].qs + 16);
+            const v128_t xal = wasm_i16x8_extend_low_i8x16(xa), xah = wasm_i16x8_extend_high_i8x16(xa);
+            const v128_t xbl = wasm_i16x8_extend_low_i8x16(xb), xbh = wasm_i16x8_extend_high_i8x16(xb);
+            const v128_t ual = wasm_i16x8_extend_low_i8x16(ua), uah = wasm_i16x8_extend_high_i8x16(ua);
+            const v128_t ubl = wasm_i16x8_extend_low_i8x16(ub), ubh = wasm_i16x8_extend_high_i8x16(ub);
+            const v128_t yal = wasm_i16x8_extend_low_i8x16(ya), yah = wasm_i16x8_extend_high_i8x16(ya);
+            const v128_t ybl = wasm_i16x8_extend_low_i8x16(yb), ybh = wasm_i16x8_extend_high_i8x16(yb);
+            const v128_t val = wasm_i16x8_extend_low_i8x16(va), vah = wasm_i16x8_extend_high_i8x16(va);
+            const v128_t vbl = wasm_i16x8_extend_low_i8x16(vb), vbh = wasm_i16x8_extend_high_i8x16(vb);
+#define RM_Q8_DOT(al, ah, bl, bh, cl, ch, dl, dh)                                          \
+            wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, cl), wasm_i32x4_dot_i16x8(ah, ch)), \
+                           wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, dl), wasm_i32x4_dot_i16x8(bh, dh)))
+            const v128_t d00 = RM_Q8_DOT(xal, xah, xbl, xbh, yal, yah, ybl, ybh);
+            const v128_t d10 = RM_Q8_DOT(ual, uah, ubl, ubh, yal, yah, ybl, ybh);
+            const v128_t d01 = RM_Q8_DOT(xal, xah, xbl, xbh, val, vah, vbl, vbh);
+            const v128_t d11 = RM_Q8_DOT(ual, uah, ubl, ubh, val, vah, vbl, vbh);
+#undef RM_Q8_DOT
+            const float dx = GGML_CPU_FP16_TO_FP32(x[i].d), du = GGML_CPU_FP16_TO_FP32(x1[i].d);
+            const float dy = GGML_CPU_FP16_TO_FP32(y[i].d), dv = GGML_CPU_FP16_TO_FP32(y1[i].d);
+#define RM_Q8_ACC(acc, d, scale) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d), \
+                                                                 wasm_f32x4_splat(scale)))
+            RM_Q8_ACC(acc00, d00, dx * dy);
+            RM_Q8_ACC(acc10, d10, du * dy);
+            RM_Q8_ACC(acc01, d01, dx * dv);
+            RM_Q8_ACC(acc11, d11, du * dv);
+#undef RM_Q8_ACC
+        }
+#define RM_Q8_SUM(v) (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + \
+                      wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3))
+        s[0] = RM_Q8_SUM(acc00);
+        s[1] = RM_Q8_SUM(acc10);
+        s[bs] = RM_Q8_SUM(acc01);
+        s[bs + 1] = RM_Q8_SUM(acc11);
+#undef RM_Q8_SUM
+        return;
+    }
+#endif
+"""
+
+# f16 x f16 matrix products (the encoder's convolutions for every model; all products of f16
+# models): ggml_vec_dot_f16 widens both operands from half floats on every call, and mul_mat
+# calls it for each (row, column) pair, so every element is widened 2 x 16 times per 16 x 16
+# tile. For 2-D f16 weights the patch widens each tile's 16 rows and 16 columns once into a
+# scratch buffer and takes the same dot product over the floats: same accumulators, same
+# order, same final reduction, so the results are bit-identical. Anything else (batched 3-D
+# products, a scratch allocation that fails) takes ggml's own path.
+_F16_TILE_HELPER_ANCHOR = """static void ggml_compute_forward_mul_mat_one_chunk(
+    const struct ggml_compute_params * params,"""
+_F16_TILE_HELPER = """#if defined(__wasm_simd128__)
+// RM Studio patch (runtime/whisper_build.py): f16 products with each tile widened once.
+// ggml_vec_dot_f16's SIMD loop over floats that are already widened (exactly the same values).
+static float rm_dot_widened_f16(const int n, const float * GGML_RESTRICT x,
+                                const float * GGML_RESTRICT y) {
+    ggml_float sumf = 0.0;
+    const int np = (n & ~(GGML_F16_STEP - 1));
+    GGML_F16_VEC sum[GGML_F16_ARR] = { GGML_F16_VEC_ZERO };
+    for (int i = 0; i < np; i += GGML_F16_STEP) {
+        for (int j = 0; j < GGML_F16_ARR; j++) {
+            const v128_t ax = wasm_v128_load(x + i + j*GGML_F16_EPR);
+            const v128_t ay = wasm_v128_load(y + i + j*GGML_F16_EPR);
+            sum[j] = GGML_F16_VEC_FMA(sum[j], ax, ay);
+        }
+    }
+    GGML_F16_VEC_REDUCE(sumf, sum);
+    for (int i = np; i < n; ++i) {
+        sumf += (ggml_float)(x[i]*y[i]);
+    }
+    return sumf;
+}
+
+// Half floats to floats, 4 at a time with the (patched) SIMD load; exact either way.
+static void rm_widen_f16(const ggml_fp16_t * GGML_RESTRICT x, float * GGML_RESTRICT y, const int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        wasm_v128_store(y + i, __wasm_f16x4_load(x + i));
+    }
+    for (; i < n; ++i) {
+        y[i] = GGML_CPU_FP16_TO_FP32(x[i]);
+    }
+}
+
+// Returns false (nothing done) when it cannot take the products: ggml's loop does them then.
+static bool rm_mul_mat_f16_widened(struct ggml_tensor * dst, const void * wdata, const size_t row_size,
+        const int64_t ir0_start, const int64_t ir0_end, const int64_t ir1_start, const int64_t ir1_end) {
+    static float * scratch = NULL;
+    static size_t scratch_floats = 0;
+    const struct ggml_tensor * src0 = dst->src[0];
+    const struct ggml_tensor * src1 = dst->src[1];
+
+    GGML_TENSOR_BINARY_OP_LOCALS
+
+    if (ne02 != 1 || ne03 != 1) {
+        return false;
+    }
+    const int64_t blck_0 = 16;
+    const int64_t blck_1 = 16;
+    const size_t need = (size_t) (blck_0 + blck_1) * (size_t) ne00;
+    if (need > scratch_floats) {
+        float * grown = (float *) realloc(scratch, need * sizeof(float));
+        if (grown == NULL) {
+            return false;
+        }
+        scratch = grown;
+        scratch_floats = need;
+    }
+    float * rows = scratch;
+    float * cols = scratch + blck_0 * ne00;
+    const bool src1_cont = ggml_is_contiguous(src1);
+    const bool packed = src1_cont || src1->type != GGML_TYPE_F16;
+    float tmp[16];
+
+    for (int64_t iir1 = ir1_start; iir1 < ir1_end; iir1 += blck_1) {
+        const int64_t n1 = MIN(iir1 + blck_1, ir1_end) - iir1;
+        for (int64_t c = 0; c < n1; ++c) {
+            const int64_t ir1 = iir1 + c;
+            const int64_t i13 = (ir1 / (ne12 * ne1));
+            const int64_t i12 = (ir1 - i13 * ne12 * ne1) / ne1;
+            const int64_t i11 = (ir1 - i13 * ne12 * ne1 - i12 * ne1);
+            const size_t offset = packed ? (i11 + i12 * ne11 + i13 * ne12 * ne11) * row_size
+                                         : (i11 * nb11 + i12 * nb12 + i13 * nb13);
+            const char * src1_col = (const char *) wdata + offset;
+            rm_widen_f16((const ggml_fp16_t *) src1_col, cols + c * ne00, ne00);
+        }
+        for (int64_t iir0 = ir0_start; iir0 < ir0_end; iir0 += blck_0) {
+            const int64_t n0 = MIN(iir0 + blck_0, ir0_end) - iir0;
+            for (int64_t r = 0; r < n0; ++r) {
+                const char * src0_row = (const char *) src0->data + (iir0 + r) * nb01;
+                rm_widen_f16((const ggml_fp16_t *) src0_row, rows + r * ne00, ne00);
+            }
+            for (int64_t c = 0; c < n1; ++c) {
+                const int64_t ir1 = iir1 + c;
+                const int64_t i13 = (ir1 / (ne12 * ne1));
+                const int64_t i12 = (ir1 - i13 * ne12 * ne1) / ne1;
+                const int64_t i11 = (ir1 - i13 * ne12 * ne1 - i12 * ne1);
+                float * dst_col = (float *) ((char *) dst->data + (i11 * nb1 + i12 * nb2 + i13 * nb3));
+                for (int64_t r = 0; r < n0; ++r) {
+                    tmp[r] = rm_dot_widened_f16((int) ne00, rows + r * ne00, cols + c * ne00);
+                }
+                memcpy(&dst_col[iir0], tmp, n0 * sizeof(float));
+            }
+        }
+    }
+    return true;
+}
+#endif
+
+static void ggml_compute_forward_mul_mat_one_chunk(
+    const struct ggml_compute_params * params,"""
+_F16_TILE_LINE = (
+    "    const size_t src1_col_stride = src1_cont || src1->type != vec_dot_type ? row_size : nb11;\n"
+)
+_F16_TILE_CALL_ANCHOR = _F16_TILE_LINE
+_F16_TILE_CALL = _F16_TILE_LINE + """
+
+#if defined(__wasm_simd128__)
+    // RM Studio patch (runtime/whisper_build.py): f16 tiles widened once (see above).
+    if (type == GGML_TYPE_F16 && vec_dot_type == GGML_TYPE_F16 && num_rows_per_vec_dot == 1 &&
+        rm_mul_mat_f16_widened(dst, wdata, row_size, ir0_start, ir0_end, ir1_start, ir1_end)) {
+        return;
+    }
+#endif
+"""
+
+# wasm f16 stores: the reverse direction, float -> half one element at a time through
+# ggml_compute_fp32_to_fp16. Flash attention in the decoder keeps its running V sum in half
+# floats (ggml_vec_mad_f16 / ggml_vec_scale_f16), so every key rewrites the whole row. The
+# replacement runs the same bit-level algorithm (round to nearest even through two float
+# scalings, NaN to 0x7E00) on 4 lanes, so the stored halves are bit-identical.
+_F16_STORE_ORIGINAL = """inline static void __wasm_f16x4_store(ggml_fp16_t * p, v128_t x) {
+    float tmp[4];
+
+    wasm_v128_store(tmp, x);
+
+    p[0] = GGML_CPU_FP32_TO_FP16(tmp[0]);
+    p[1] = GGML_CPU_FP32_TO_FP16(tmp[1]);
+    p[2] = GGML_CPU_FP32_TO_FP16(tmp[2]);
+    p[3] = GGML_CPU_FP32_TO_FP16(tmp[3]);
+}"""
+_F16_STORE_SIMD = """inline static void __wasm_f16x4_store(ggml_fp16_t * p, v128_t x) {
+    // RM Studio patch (runtime/whisper_build.py): ggml_compute_fp32_to_fp16 on 4 lanes.
+    const v128_t scaled = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_abs(x), wasm_f32x4_splat(0x1.0p+112f)),
+                                         wasm_f32x4_splat(0x1.0p-110f));
+    const v128_t shl1_w = wasm_i32x4_add(x, x);
+    const v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int32_t) 0x80000000u));
+    const v128_t bias = wasm_u32x4_max(wasm_v128_and(shl1_w, wasm_i32x4_splat((int32_t) 0xFF000000u)),
+                                       wasm_i32x4_splat(0x71000000));
+    const v128_t base = wasm_f32x4_add(wasm_i32x4_add(wasm_u32x4_shr(bias, 1), wasm_i32x4_splat(0x07800000)),
+                                       scaled);
+    const v128_t nonsign = wasm_i32x4_add(wasm_v128_and(wasm_u32x4_shr(base, 13), wasm_i32x4_splat(0x7C00)),
+                                          wasm_v128_and(base, wasm_i32x4_splat(0x0FFF)));
+    const v128_t is_nan = wasm_u32x4_gt(shl1_w, wasm_i32x4_splat((int32_t) 0xFF000000u));
+    const v128_t h = wasm_v128_or(wasm_u32x4_shr(sign, 16),
+                                  wasm_v128_bitselect(wasm_i32x4_splat(0x7E00), nonsign, is_nan));
+    wasm_v128_store64_lane(p, wasm_u16x8_narrow_i32x4(h, h), 0);
+}"""
+
 GGML_CPU_PATCHES = [
     ("simd-mappings.h", _F16_LOAD_ORIGINAL, _F16_LOAD_SIMD),
+    ("simd-mappings.h", _F16_STORE_ORIGINAL, _F16_STORE_SIMD),
+    ("ggml-cpu.c", _F16_TILE_HELPER_ANCHOR, _F16_TILE_HELPER),
+    ("ggml-cpu.c", _F16_TILE_CALL_ANCHOR, _F16_TILE_CALL),
+    ("ggml-cpu.c", _Q8_NROWS_ORIGINAL, _Q8_NROWS_WASM),
+    ("arch/wasm/quants.c", _Q8_KERNEL_ORIGINAL, _Q8_KERNEL_2X2),
     ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
     ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
     ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),

@@ -126,6 +126,10 @@ void* xrealloc(void* p, std::size_t n) {
 
 }  // namespace rm
 
+// The single-threaded libc++ stand-ins compiled into whisper.cpp (runtime/shims/include) report
+// a fatal misuse (a mutex locked twice, ...) here instead of printing to stderr.
+extern "C" [[noreturn]] void rm_shim_fatal(const char* message) { rm::fatal_internal(message); }
+
 // ---- Replaceable global allocation functions ([new.delete]) --------------------------------
 // Throwing forms end the run with out_of_memory (there are no exceptions to throw). The
 // nothrow forms keep their standard meaning and return null, because their callers (e.g.

@@ -11,8 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 
+// A program that links these shims may define rm_shim_fatal (RM Studio's executor does, to
+// end the run with a JSON error, since its stderr is an event stream); otherwise the message
+// goes to stderr before abort().
+extern "C" [[noreturn]] void rm_shim_fatal(const char* message) __attribute__((weak));
+
 #define RM_SHIM_FATAL(what)                                                           \
     do {                                                                              \
+        if (rm_shim_fatal) rm_shim_fatal("rm-shim: " what " (single-threaded wasm32-wasi)"); \
         std::fputs("rm-shim: fatal: " what " (single-threaded wasm32-wasi)\n", stderr); \
         std::abort();                                                                 \
     } while (0)
