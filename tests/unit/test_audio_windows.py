@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -67,7 +69,7 @@ def test_windows_cover_every_frame_once(total, parallel, max_window, seed):
     )
     windows = plan_windows(x, rate, parallel, max_window)
     assert windows[0].start == 0 and windows[-1].end == len(x)
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert all(w.end > w.start for w in windows)
     if len(windows) > 1:
         # Each cut moves at most a quarter of a window from the even split, so no window is
