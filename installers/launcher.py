@@ -12,9 +12,7 @@ from rmstudio.cli import build_parser, main
 
 def _arguments(argv: list[str]) -> list[str]:
     if argv and not argv[0].startswith("-") and Path(argv[0]).exists():
-        commands = {
-            name for action in build_parser()._subparsers._group_actions for name in action.choices
-        }
+        commands = {name for action in build_parser()._subparsers._group_actions for name in action.choices}
         if argv[0] not in commands:
             return ["gui", *argv]
     return argv

@@ -200,7 +200,8 @@ _VEXP_ANCHOR = """
 // numbers above 88.38 will flush to infinity
 // numbers beneath -103.97 will flush to zero
 inline static vfloat32m2_t ggml_v_expf_m2(vfloat32m2_t x, int vl) {"""
-_VEXP_WASM = """
+_VEXP_WASM = (
+    """
 #elif defined(__wasm_simd128__)
 
 // RM Studio patch (runtime/whisper_build.py): e^x for 4 floats in wasm SIMD128.
@@ -234,7 +235,9 @@ inline static v128_t ggml_v_expf(v128_t x) {
     return wasm_v128_bitselect(wasm_f32x4_mul(s1, s1),
                                wasm_v128_bitselect(scaled, GGML_F32x4_FMA(k, k, j), c), big);
 }
-""" + _VEXP_ANCHOR
+"""
+    + _VEXP_ANCHOR
+)
 _SOFTMAX_ANCHOR = """        sum += (ggml_float)vaddvq_f32(val);
     }
 #elif defined(__riscv_v_intrinsic)
@@ -469,7 +472,9 @@ _F16_TILE_LINE = (
     "    const size_t src1_col_stride = src1_cont || src1->type != vec_dot_type ? row_size : nb11;\n"
 )
 _F16_TILE_CALL_ANCHOR = _F16_TILE_LINE
-_F16_TILE_CALL = _F16_TILE_LINE + """
+_F16_TILE_CALL = (
+    _F16_TILE_LINE
+    + """
 
 #if defined(__wasm_simd128__)
     // RM Studio patch (runtime/whisper_build.py): f16 tiles widened once (see above).
@@ -479,6 +484,7 @@ _F16_TILE_CALL = _F16_TILE_LINE + """
     }
 #endif
 """
+)
 
 # wasm f16 stores: the reverse direction, float -> half one element at a time through
 # ggml_compute_fp32_to_fp16. Flash attention in the decoder keeps its running V sum in half
@@ -729,23 +735,32 @@ def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
         f"-I{whisper_dir / 'ggml' / 'src'}",
     ]
     groups = [
-        (GGML_BASE_SOURCES, [
-            *ggml_common,
-            f'-DGGML_VERSION="{versions["ggml"]}"',
-            '-DGGML_COMMIT="pywhispercpp-sdist"',
-        ]),
+        (
+            GGML_BASE_SOURCES,
+            [
+                *ggml_common,
+                f'-DGGML_VERSION="{versions["ggml"]}"',
+                '-DGGML_COMMIT="pywhispercpp-sdist"',
+            ],
+        ),
         (GGML_REG_SOURCES, ggml_common),
-        (GGML_CPU_SOURCES, [
-            *ggml_common,
-            f"-I{cpu_dir}",
-        ]),
-        (WHISPER_SOURCES, [
-            *common,
-            f'-DWHISPER_VERSION="{versions["whisper"]}"',
-            f"-I{whisper_dir / 'include'}",
-            f"-I{whisper_dir / 'src'}",
-            f"-I{whisper_dir / 'ggml' / 'include'}",
-        ]),
+        (
+            GGML_CPU_SOURCES,
+            [
+                *ggml_common,
+                f"-I{cpu_dir}",
+            ],
+        ),
+        (
+            WHISPER_SOURCES,
+            [
+                *common,
+                f'-DWHISPER_VERSION="{versions["whisper"]}"',
+                f"-I{whisper_dir / 'include'}",
+                f"-I{whisper_dir / 'src'}",
+                f"-I{whisper_dir / 'ggml' / 'include'}",
+            ],
+        ),
     ]
     deps = _headers(whisper_dir, cpu_dir)
     units = []
@@ -753,7 +768,7 @@ def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
         for rel in sources:
             cpu_prefix = "ggml/src/ggml-cpu/"
             if rel.startswith(cpu_prefix):
-                src = cpu_dir / rel[len(cpu_prefix):]
+                src = cpu_dir / rel[len(cpu_prefix) :]
             else:
                 src = patched.get(rel, whisper_dir / rel)
             # C++: try/catch must compile; see the module docstring.
@@ -762,9 +777,11 @@ def whisper_units(whisper_dir: Path, gen_dir: Path) -> list:
 
     zig_lib = zig_lib_dir()
     libcxx_src = zig_lib / "libcxx" / "src"
-    units.append(b.Unit(
-        zig_lib / LIBCXX_PATH_SOURCE,
-        [*LIBCXX_SOURCE_FLAGS, *b.OPT_FLAGS, *b.ARCH_FLAGS, f"-I{libcxx_src}"],
-        sorted((libcxx_src / "filesystem").glob("*.h")),
-    ))
+    units.append(
+        b.Unit(
+            zig_lib / LIBCXX_PATH_SOURCE,
+            [*LIBCXX_SOURCE_FLAGS, *b.OPT_FLAGS, *b.ARCH_FLAGS, f"-I{libcxx_src}"],
+            sorted((libcxx_src / "filesystem").glob("*.h")),
+        )
+    )
     return units

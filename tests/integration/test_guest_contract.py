@@ -203,7 +203,10 @@ def test_process_exit_after_a_run_is_clean():
     for _ in range(8):
         proc = subprocess.run(
             [sys.executable, "-m", "rmstudio", "run", str(EXAMPLES / "calculator.json"), "--input", "[1]"],
-            capture_output=True, text=True, cwd=REPO, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
         )
         assert proc.returncode == 0
         assert proc.stderr == "", proc.stderr

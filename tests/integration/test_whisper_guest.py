@@ -277,4 +277,3 @@ def test_cancel_during_transcription(sandbox, model_file, jfk_samples):
     assert loaded.is_set()
     assert not result.ok and result.error.code == "cancelled"
     assert time.perf_counter() - started < 3.0  # a full transcription takes several seconds
-

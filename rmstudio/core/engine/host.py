@@ -163,6 +163,7 @@ class WasmEngine:
         wasi = wasmtime.WasiConfig()
         wasi.argv = ["rm_executor"]
         wasmtime_ext.set_stdin_bytes(wasi, body)
+
         def on_stdout(data: bytes) -> None:
             stdout.extend(data)
 
