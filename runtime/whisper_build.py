@@ -55,9 +55,10 @@ header there includes the real one (``#include_next``) and adds only what is mis
 Source patches are applied to copies under ``gen_dir`` (never to the cached tree); each one
 must find its original text exactly once, so a version bump cannot skip or misapply one:
 
-* ``GGML_CPU_PATCHES`` (speed, wasm only): half floats widened in SIMD registers instead of
-  through a table (bit-identical; f16 model ~1.7x faster), a wasm SIMD ``ggml_v_expf`` for
-  softmax, a 4x2 register tile for the flash-attention GEMM.
+* ``GGML_CPU_PATCHES`` (speed, wasm only): half floats widened and narrowed in SIMD registers
+  instead of one at a time, a 2x2 q8_0 dot kernel, f16 products over tiles widened once, a
+  4x2 register tile for the flash-attention GEMM (all bit-identical to the unpatched code),
+  and a wasm SIMD ``ggml_v_expf`` for softmax (the approximation native builds use).
 * ``WHISPER_PATCHES`` (memory): no up-front logits reservation, the decoder's compute buffer
   reserved for one token per decoder. Linear memory for tiny.en q8_0: 324 -> 147 MiB.
 docs/PERFORMANCE.md has the measurements.
