@@ -73,6 +73,22 @@ def _reader_path(doc: ManifestDocument) -> Path | None:
     return None
 
 
+def wants_audio_input(manifest: dict[str, Any]) -> bool:
+    """Whether the pipeline starts at a node that takes audio and names no file of its own
+    (e.g. a MediaReaderNode without ``path``): run without input, it would do nothing, so the
+    GUI offers the selected audio file instead."""
+    nodes = [n for n in manifest.get("nodes") or [] if isinstance(n, dict)]
+    targets = {c.get("to") for c in manifest.get("connections") or [] if isinstance(c, dict)}
+    for node in nodes:
+        if node.get("id") in targets:
+            continue
+        spec = catalog.find_node(str(node.get("node_type", node.get("nodeType")) or ""))
+        params = node.get("params") if isinstance(node.get("params"), dict) else {}
+        if spec is not None and spec.input == "audio" and not params.get("path"):
+            return True
+    return False
+
+
 def prepare_run(
     doc: ManifestDocument,
     *,

@@ -111,7 +111,7 @@ class AudioPanel(QWidget):
         self.input_button.setToolTip(
             "The next run gets this file as one audio item {data, sample_rate, channels}"
         )
-        self.input_button.clicked.connect(self._use_as_input)
+        self.input_button.clicked.connect(self.use_selected_as_input)
         self.transcribe_button = QPushButton("Transcribe")
         self.transcribe_button.setToolTip("Speech to text with Whisper in the sandbox (Ctrl+T)")
         self.transcribe_button.clicked.connect(self._transcribe)
@@ -169,7 +169,8 @@ class AudioPanel(QWidget):
         channels = {1: "mono", 2: "stereo"}.get(info.channels, f"{info.channels} channels")
         return f"{Path(path).name}, {format_time(info.duration)}, {info.sample_rate / 1000:g} kHz {channels}"
 
-    def _use_as_input(self) -> None:
+    def use_selected_as_input(self) -> None:
+        """Offer the selected file as the next run's input (nothing when none is selected)."""
         path = self.selected_path()
         if path:
             self.use_as_input.emit(path, self.describe(path))

@@ -48,6 +48,7 @@ from rmstudio.core.errors import RMError
 from rmstudio.core.inputs import parse_input
 from rmstudio.core.manifest.document import parse_json
 from rmstudio.core.manifest.edit import format_manifest
+from rmstudio.core.prepare import wants_audio_input
 from rmstudio.core.runs import NO_INPUT, Limits, RunRequest, RunResult
 from rmstudio.core.transcribe import WhisperOptions, default_manifest, transcribe_file
 from rmstudio.gui.document import DocumentModel
@@ -201,6 +202,8 @@ class ExecutionPanel(QWidget):
         self.last_result: RunResult | None = None
         self._document_input: tuple[str, Any] | None = None
         self._audio_input: tuple[str, str] | None = None  # (stand-in line, audio file path)
+        # Set by the window: fills the input with the selected audio file (Audio panel), if any.
+        self.audio_fallback: Callable[[], None] | None = None
         self._pending_log: list[str] = []
         self._run_started_at = 0.0
         self._engine_running = "wasm"
@@ -444,6 +447,12 @@ class ExecutionPanel(QWidget):
             self._show_error(exc, "Not run")
             return False
         engine = self.engine
+        if (
+            self.audio_fallback is not None
+            and not self.input_edit.toPlainText().strip()
+            and wants_audio_input(request.manifest)
+        ):
+            self.audio_fallback()  # the Audio panel's selected file becomes the input, if any
         return self.run_request(request, engine, audio_input(self._audio_path(), engine))
 
     def transcribe(self, path: str, options: WhisperOptions) -> bool:

@@ -457,6 +457,7 @@ class MainWindow(QMainWindow):
         ):
             source.message.connect(self.show_message)
         self.audio_panel.use_as_input.connect(self.execution.set_audio_input)
+        self.execution.audio_fallback = self.audio_panel.use_selected_as_input
         self.audio_panel.transcribe_requested.connect(self.transcribe)
         self.package_panel.run_requested.connect(self.execution.run_package)
         self.execution.transcript.segment_activated.connect(self._play_segment)

@@ -337,3 +337,36 @@ def test_one_click_transcribe_of_jfk_in_the_sandbox(window, jfk_wav, qtbot):
         f"\n[benchmark] Transcribe jfk.wav (wasm): {elapsed:.1f} s, longest event-loop gap "
         f"{meter.max_gap * 1000:.1f} ms over {meter.ticks} ticks of 10 ms"
     )
+
+
+def test_run_of_a_reader_pipeline_takes_the_selected_audio_file(window, tmp_path, qtbot):
+    """A pipeline that starts at an audio reader with no file of its own, run with an empty
+    input box, reads the file selected in the Audio panel rather than running on nothing."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from rmstudio.core import typed_arrays
+
+    manifest = {
+        "version": "v1",
+        "nodes": [
+            {"id": "audio", "node_type": "MediaReaderNode"},
+            {"id": "gain", "node_type": "AudioGain", "params": {"gain_db": -6}},
+        ],
+        "connections": [{"from": "audio", "to": "gain"}],
+    }
+    wav = tmp_path / "tone.wav"
+    sf.write(str(wav), (0.5 * np.sin(np.arange(8000) / 8)).astype(np.float32), 8000)
+    window.model.apply(json.dumps(manifest, indent=2) + "\n", "reader manifest")
+    assert window.open_audio(wav)
+    panel = window.execution
+    panel.input_edit.setPlainText("")
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert panel.run()
+    result = blocker.args[0]
+    assert result.ok, result.error and result.error.describe()
+    assert panel.input_edit.toPlainText().startswith("<audio: tone.wav")
+    samples = typed_arrays.decode(result.outputs[0]["data"])
+    assert float(np.abs(samples).max()) == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-3)
