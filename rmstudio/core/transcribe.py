@@ -17,7 +17,6 @@ from typing import Any
 
 from rmstudio.core.audio.load import Audio, load_audio
 from rmstudio.core.audio.windows import DEFAULT_MAX_WINDOW_S, Window, plan_windows
-from rmstudio.core.engine.host import RunControl
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import execute
 from rmstudio.core.manifest.document import ManifestDocument
@@ -147,16 +146,17 @@ def _run_window(
         return execute(prepared.request, engine, on_event, control)
 
 
-class _WindowControl(RunControl):
-    """Cancelled when the caller cancels, or when another window has failed."""
+def _window_control(parent: object | None) -> Any:
+    """A RunControl that is cancelled when the caller cancels or another window has failed
+    (wasmtime is imported here, not when the CLI builds its parser)."""
+    from rmstudio.core.engine.host import RunControl
 
-    def __init__(self, parent: object | None) -> None:
-        super().__init__()
-        self.parent = parent
+    class WindowControl(RunControl):
+        @property
+        def cancelled(self) -> bool:
+            return self._cancelled.is_set() or bool(getattr(parent, "cancelled", False))
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set() or bool(getattr(self.parent, "cancelled", False))
+    return WindowControl()
 
 
 def _run_windows(
@@ -174,7 +174,7 @@ def _run_windows(
     lengths = [(w.end - w.start) / rate for w in windows]
     done = [0.0] * len(windows)
     lock = threading.Lock()
-    stop = _WindowControl(control)
+    stop = _window_control(control)
 
     def listener(index: int) -> EventCallback | None:
         if on_event is None:
