@@ -122,15 +122,18 @@ def transcribe_file(
     wall = time.perf_counter() - started
     transcript = None
     if result.ok:
-        found = [o for o in result.outputs or [] if isinstance(o, dict) and "segments" in o]
-        if not found:
+        transcript = transcript_in(result)
+        if transcript is None:
             result.ok = False
             result.error = RMError("internal_error", "the pipeline finished without a transcript")
-        else:
-            transcript = found[0]
     if result.error is not None and result.error.source in (None, "request"):
         result.error.source = str(path)
     return Transcription(Path(path), transcript, result, duration, wall)
+
+
+def transcript_in(result: RunResult) -> dict[str, Any] | None:
+    """The first output that is a Whisper transcript (an object with ``segments``)."""
+    return next((o for o in result.outputs or [] if isinstance(o, dict) and "segments" in o), None)
 
 
 def _run_window(
@@ -216,14 +219,14 @@ def merge_window_results(
         return (real or failed)[0]
     transcripts = []
     for r in results:
-        found = [o for o in r.outputs or [] if isinstance(o, dict) and "segments" in o]
-        if not found:
+        transcript = transcript_in(r)
+        if transcript is None:
             return RunResult(
                 ok=False,
                 engine=engine,
                 error=RMError("internal_error", "a window finished without a transcript"),
             )
-        transcripts.append(found[0])
+        transcripts.append(transcript)
     merged = dict(transcripts[0])
     merged["segments"] = [s for t in transcripts for s in t.get("segments") or []]
     merged["text"] = " ".join(t["text"].strip() for t in transcripts if t.get("text", "").strip())
