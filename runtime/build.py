@@ -1,6 +1,6 @@
 """Build the guest executor ``rm_executor.wasm`` with the Zig toolchain from PyPI.
 
-    python runtime/build.py            # build (or reuse) rmstudio/_guest/rm_executor.wasm
+    python runtime/build.py            # build (or reuse) rmstudio/_guest/rm_executor{,.reactor}.wasm
     python runtime/build.py --force    # rebuild every object
     python runtime/build.py --print-key
 
@@ -8,6 +8,13 @@ Why a script and not CMake: the whole build is a list of C/C++ files compiled wi
 pinned compiler for one target, so a short script keeps every flag in one visible place, caches
 each object by the hash of its inputs (a second install compiles nothing), and needs no tool
 beyond the ``ziglang`` wheel. Third-party sources come verified from PyPI (``sources.py``).
+
+Two modules are linked from the same objects and differ only in their entry point
+(``runtime/src/entry/``): ``rm_executor.wasm``, the WASI command of the contract (one request
+per instance; what packages carry and any WASI runtime runs), and ``rm_executor.reactor.wasm``,
+whose ``rm_serve`` export RM Studio's host calls once per request in a long-lived instance so a
+loaded Whisper model survives between files (docs/RUNTIME.md, "Warm guests"). A command's
+exports cannot serve that purpose: wasm-ld wraps them in constructor/destructor calls.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import whisper_build  # noqa: E402  (the ggml + whisper.cpp recipe, same directo
 ZIG_VERSION = "0.17.1"
 OUT_DIR = REPO / "rmstudio" / "_guest"
 OUT_WASM = OUT_DIR / "rm_executor.wasm"
+OUT_REACTOR = OUT_DIR / "rm_executor.reactor.wasm"
 OUT_INFO = OUT_DIR / "rm_executor.build.json"
 EXECUTOR_VERSION = "0.1.0"
 CONTRACT_VERSION = 1
@@ -131,8 +139,11 @@ def third_party_include(whisper: Path, gen_dir: Path) -> Path:
     return inc
 
 
-def executor_units(gen_dir: Path, inc: Path, whisper: Path) -> list[Unit]:
-    """The executor's own sources (``runtime/src/*.cpp``); they may include whisper.h and ggml.h."""
+def executor_units(gen_dir: Path, inc: Path, whisper: Path, subdir: str = "") -> list[Unit]:
+    """The executor's own sources (``runtime/src/*.cpp``); they may include whisper.h and ggml.h.
+
+    ``subdir="entry"`` gives the entry points instead (one per module, see the docstring).
+    """
     src_dir = HERE / "src"
     api_dirs = whisper_build.whisper_include_dirs(whisper)
     headers = [
@@ -156,11 +167,11 @@ def executor_units(gen_dir: Path, inc: Path, whisper: Path) -> list[Unit]:
         f"-I{inc}",
         *(f"-I{d}" for d in api_dirs),
     ]
-    return [Unit(p, flags, headers) for p in sorted(src_dir.glob("*.cpp"))]
+    return [Unit(p, flags, headers) for p in sorted((src_dir / subdir).glob("*.cpp"))]
 
 
 def all_units(whisper: Path, gen_dir: Path) -> list[Unit]:
-    """Everything linked into rm_executor.wasm: the executor, ggml (CPU backend), whisper.cpp.
+    """Everything linked into the modules: entry points, executor, ggml (CPU backend), whisper.cpp.
 
     The executor's ``heap.cpp`` is the module's one allocator (replacing Zig's for whisper.cpp
     and ggml too). Link order: the executor's objects first (its ``abort`` and allocator must be seen before
@@ -170,7 +181,11 @@ def all_units(whisper: Path, gen_dir: Path) -> list[Unit]:
     inc = third_party_include(whisper, gen_dir)
     try:
         third_party = whisper_build.whisper_units(whisper, gen_dir)
-        units = [*executor_units(gen_dir, inc, whisper), *third_party]
+        units = [
+            *executor_units(gen_dir, inc, whisper, "entry"),
+            *executor_units(gen_dir, inc, whisper),
+            *third_party,
+        ]
     except whisper_build.RecipeError as exc:
         raise BuildError(str(exc)) from exc
     return units
@@ -256,7 +271,13 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
             info = json.loads(OUT_INFO.read_text())
         except ValueError:
             info = {}
-        if info.get("build_key") == key and info.get("sha256") == _sha256_file(OUT_WASM):
+        reactor = info.get("reactor") or {}
+        if (
+            info.get("build_key") == key
+            and info.get("sha256") == _sha256_file(OUT_WASM)
+            and OUT_REACTOR.exists()
+            and reactor.get("sha256") == _sha256_file(OUT_REACTOR)
+        ):
             log(f"guest runtime up to date: {OUT_WASM.relative_to(REPO)} ({info['size']} bytes)")
             return OUT_WASM
 
@@ -278,29 +299,27 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
     log(f"  compiled {len(units) - cached}, reused {cached} cached objects")
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = OUT_WASM.with_suffix(".tmp.wasm")
-    cmd = [
-        *_zig(),
-        "c++",
-        *TARGET,
-        *ARCH_FLAGS,
-        *OPT_FLAGS,
-        "-fno-exceptions",
-        *(str(o) for o, _, _ in results),
-        *LINK_FLAGS,
-        "-o",
-        str(tmp),
-    ]
+    entries = {
+        u.source.stem: obj
+        for u, (obj, _, _) in zip(units, results, strict=True)
+        if u.source.parent.name == "entry"
+    }
+    shared = [obj for u, (obj, _, _) in zip(units, results, strict=True) if u.source.parent.name != "entry"]
     log("  linking (the first build also compiles libc and libc++ for wasm32-wasi, about a minute) ...")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise BuildError("linking rm_executor.wasm failed:\n" + (proc.stderr or proc.stdout).strip()[-4000:])
-    os.replace(tmp, OUT_WASM)
+    # Entry objects last: the reactor's pulls wasi-libc's preopen code, which must find the
+    # executor's abort() already defined (see all_units).
+    _link([*shared, entries["command"]], OUT_WASM, [])
+    _link([*shared, entries["reactor"]], OUT_REACTOR, ["-mexec-model=reactor"])
     info = {
         "build_key": key,
         "sha256": _sha256_file(OUT_WASM),
         "size": OUT_WASM.stat().st_size,
+        "reactor": {
+            "file": OUT_REACTOR.name,
+            "sha256": _sha256_file(OUT_REACTOR),
+            "size": OUT_REACTOR.stat().st_size,
+            "export": "rm_serve",
+        },
         "zig": toolchain,
         "executor_version": EXECUTOR_VERSION,
         "contract_version": CONTRACT_VERSION,
@@ -315,6 +334,27 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
     OUT_INFO.write_text(json.dumps(info, indent=2) + "\n")
     log(f"built {OUT_WASM.relative_to(REPO)} ({info['size']} bytes) in {time.monotonic() - t0:.1f} s")
     return OUT_WASM
+
+
+def _link(objects: list[Path], out: Path, extra: list[str]) -> None:
+    """Link one module; written under a temporary name and renamed, never half-written."""
+    tmp = out.with_suffix(".tmp.wasm")
+    cmd = [
+        *_zig(),
+        "c++",
+        *TARGET,
+        *ARCH_FLAGS,
+        *OPT_FLAGS,
+        "-fno-exceptions",
+        *map(str, objects),
+        *LINK_FLAGS,
+        *extra,
+    ]
+    proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise BuildError(f"linking {out.name} failed:\n" + (proc.stderr or proc.stdout).strip()[-4000:])
+    os.replace(tmp, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,13 @@ def execute(
     engine: str = "wasm",
     on_event: EventCallback | None = None,
     control: object | None = None,
+    warm: bool = False,
 ) -> RunResult:
-    """Execute ``request``; failures come back as a RunResult with ``ok=False``."""
+    """Execute ``request``; failures come back as a RunResult with ``ok=False``.
+
+    ``warm`` lets the sandbox serve it from a long-lived guest that keeps a loaded model
+    between requests (:mod:`rmstudio.core.engine.warm`); the reference executor ignores it.
+    """
     if engine == "native":
         from rmstudio.core import native
 
@@ -27,5 +32,5 @@ def execute(
         except RMError as exc:
             return RunResult(ok=False, engine="wasm", error=exc)
         ctl = control if isinstance(control, RunControl) else None
-        return sandbox.run(request, on_event, ctl)
+        return sandbox.run(request, on_event, ctl, warm=warm)
     raise RMError("invalid_request", f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -91,6 +91,7 @@ def transcribe_file(
     control: object | None = None,
     parallel: int | None = None,
     max_window_s: float = DEFAULT_MAX_WINDOW_S,
+    warm: bool = True,
 ) -> Transcription:
     """Transcribe one audio file. Failures come back in ``result`` (``transcript`` is None).
 
@@ -100,6 +101,10 @@ def transcribe_file(
     own store on its own host thread (default: ``options.threads``, since the guest itself has
     one thread); the reference executor runs them one after another with ``threads`` threads.
     Both executors cut at the same places, so their transcripts stay comparable.
+
+    ``warm`` (the default) runs the sandbox's windows in warm guests, so the model is loaded
+    once per host thread and process rather than once per window and file; ``warm=False``
+    gives every window a fresh instance (what the benchmark's cold rows measure).
     """
     opts = options or WhisperOptions()
     workers = max(1, parallel if parallel is not None else opts.threads)
@@ -111,10 +116,10 @@ def transcribe_file(
             raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
         windows = plan_windows(audio.samples, audio.sample_rate, workers, max_window_s)
         if len(windows) == 1:
-            result = _run_window(doc, audio, 0.0, engine, limits, on_event, control)
+            result = _run_window(doc, audio, 0.0, engine, limits, on_event, control, warm)
         else:
             concurrent = workers if engine == "wasm" else 1
-            result = _run_windows(doc, audio, windows, concurrent, engine, limits, on_event, control)
+            result = _run_windows(doc, audio, windows, concurrent, engine, limits, on_event, control, warm)
         duration = audio.duration
     except RMError as exc:  # unreadable audio, unknown model: same shape as a failed run
         result = RunResult(ok=False, engine=engine, error=exc)
@@ -144,9 +149,10 @@ def _run_window(
     limits: Limits | None,
     on_event: EventCallback | None,
     control: object | None,
+    warm: bool,
 ) -> RunResult:
     with prepare_run(doc, audio=audio, start_time=start_time, engine=engine, limits=limits) as prepared:
-        return execute(prepared.request, engine, on_event, control)
+        return execute(prepared.request, engine, on_event, control, warm=warm)
 
 
 def _window_control(parent: object | None) -> Any:
@@ -171,6 +177,7 @@ def _run_windows(
     limits: Limits | None,
     on_event: EventCallback | None,
     control: object | None,
+    warm: bool,
 ) -> RunResult:
     """Run every window (``concurrent`` at a time) and merge them into one result."""
     rate = audio.sample_rate
@@ -198,7 +205,7 @@ def _run_windows(
             return RunResult(ok=False, engine=engine, error=RMError("cancelled", "the run was cancelled"))
         w = windows[index]
         part = Audio(audio.samples[w.start : w.end], rate, path=audio.path)
-        result = _run_window(doc, part, w.start_time(rate), engine, limits, listener(index), stop)
+        result = _run_window(doc, part, w.start_time(rate), engine, limits, listener(index), stop, warm)
         if not result.ok:
             stop.cancel()  # no point finishing the other windows
         return result

@@ -88,7 +88,8 @@ class RunWorker(QObject):
             if self.runner is not None:
                 result = self.runner(self.request, self._on_event, self.control)
             else:
-                result = execute(self.request, self.engine, self._on_event, self.control)
+                # Warm: a Whisper model loaded by an earlier run of this session is reused.
+                result = execute(self.request, self.engine, self._on_event, self.control, warm=True)
         except RMError as exc:
             result = RunResult(ok=False, engine=self.engine, error=exc)
         except Exception as exc:  # never let a bug take the window down

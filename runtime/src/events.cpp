@@ -43,7 +43,11 @@ void emit(const char* name, bool with_memory, Body&& body) {
 
 }  // namespace
 
-void clock_start() noexcept { g_t0_ms = monotonic_ms(); }
+void clock_start() noexcept {
+    g_t0_ms = monotonic_ms();
+    g_peak = 0;  // a warm instance starts each request's peak afresh (from the current size)
+    g_events = true;
+}
 
 double now_ms() noexcept {
     if (g_t0_ms < 0) g_t0_ms = monotonic_ms();

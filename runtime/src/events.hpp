@@ -11,7 +11,7 @@ namespace rm {
 
 // Milliseconds since the guest started (WASI monotonic clock). No allocation.
 double now_ms() noexcept;
-// Call first thing in main: fixes t = 0.
+// Call first thing in a request: fixes t = 0, restarts the peak, turns events back on.
 void clock_start() noexcept;
 
 // Current linear-memory size in bytes (__builtin_wasm_memory_size(0) * 64 KiB). No allocation.

@@ -2,6 +2,8 @@
 // every failed C++ allocation into them. See fatal.hpp.
 #include "fatal.hpp"
 
+#include "request.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -76,6 +78,11 @@ void write_all(int fd, const char* data, std::size_t n) noexcept {
 }
 
 void note_stdout_started() noexcept { g_stdout_started = true; }
+
+void begin_request() noexcept {
+    g_stdout_started = false;
+    clear_failed_allocation();
+}
 
 void out_of_memory(std::size_t requested) noexcept {
     if (g_in_fatal) _Exit(1);

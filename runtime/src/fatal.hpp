@@ -22,6 +22,8 @@ namespace rm {
 // (whisper.cpp, ggml) turn such a failure into an error return or an abort; either way the
 // run is reported as out_of_memory, not as an internal error.
 std::size_t failed_allocation_bytes() noexcept;
+// Forget a failed allocation of an earlier request (a warm instance serves many).
+void clear_failed_allocation() noexcept;
 
 // malloc/realloc that never return null: they end the run with out_of_memory instead.
 void* xmalloc(std::size_t n);

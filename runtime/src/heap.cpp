@@ -361,6 +361,7 @@ std::size_t usable_size(void* p) { return p ? csize(chunk_of(p)) - kHeader : 0; 
 
 namespace rm {
 std::size_t failed_allocation_bytes() noexcept { return rm_heap::g_failed_bytes; }
+void clear_failed_allocation() noexcept { rm_heap::g_failed_bytes = 0; }
 }  // namespace rm
 
 #if defined(__wasm__)

@@ -1,5 +1,7 @@
-// rm_executor: reads one JSON run request on stdin, runs the pipeline, writes one JSON result
-// on stdout and JSON-lines events on stderr. The contract is docs/CONTRACT.md.
+// One request: reads one JSON run request on stdin, runs the pipeline, writes one JSON result
+// on stdout and JSON-lines events on stderr. The contract is docs/CONTRACT.md. Two entry points
+// call handle_request(): the WASI command's main() (entry/command.cpp, one request per
+// instance) and the reactor's rm_serve export (entry/reactor.cpp, many requests per instance).
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include "json_io.hpp"
 #include "node.hpp"
 #include "output.hpp"
+#include "request.hpp"
 #include "validate.hpp"
 
 namespace rm {
@@ -155,7 +158,10 @@ int write_result(const Plan& plan, const RunOutcome& outcome, std::uint64_t requ
     return 0;
 }
 
-int run() {
+}  // namespace
+
+int handle_request() {
+    begin_request();
     clock_start();
     Catalog::get();  // parse the embedded catalog up front: a bad one is an internal error
 
@@ -177,7 +183,4 @@ int run() {
     return write_result(plan, outcome, request_bytes, parse_ms);
 }
 
-}  // namespace
 }  // namespace rm
-
-int main() { return rm::run(); }

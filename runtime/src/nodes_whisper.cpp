@@ -10,7 +10,9 @@
 //  * whisper.cpp / ggml logs would go to stderr, which is the JSON-lines event stream: they are
 //    routed to `log` events (warnings and errors) or dropped (info and debug noise);
 //  * out of memory under the host's cap: ggml reports a failed allocation by returning null or
-//    aborting; both end as a structured `out_of_memory` error (see fatal.hpp).
+//    aborting; both end as a structured `out_of_memory` error (see fatal.hpp);
+//  * the loaded model outlives the request (see "Loaded models" below), which only matters in
+//    the reactor module, where one instance serves many requests.
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -18,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -138,6 +141,56 @@ const char* kModelHint =
     "transcribe mount models from the store), or preopen the model's directory yourself: "
     "wasmtime run --dir HOST_DIR::/models rm_executor.wasm";
 
+// ---- Loaded models, kept between requests ------------------------------------------------------
+
+// Loading tiny.en takes 0.15-0.25 s (reading 40-75 MB and building whisper.cpp's state), as
+// long as transcribing a few seconds of speech. A warm instance (the reactor) keeps the last
+// model it loaded, and a later request naming the same file reuses it. The file's identity as
+// the guest sees it is the key, so a model replaced on disk is read again. One model at most:
+// loading another drops the first (once no node of the running pipeline holds it), which keeps
+// a warm instance's memory at what one model needs.
+//
+// What a reused context carries from one request to the next: only the weights and buffers.
+// whisper_full clears the results, the prompt history (no_context, which the node never turns
+// off) and reseeds every decoder's random generator on each call, so a warm transcription
+// gives the same result as a fresh one (tests/integration/test_warm_guest.py checks it).
+struct ModelKey {
+    std::string path;
+    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::int64_t mtime_s = 0, mtime_ns = 0;
+
+    bool operator==(const ModelKey& o) const {
+        return path == o.path && dev == o.dev && ino == o.ino && size == o.size && mtime_s == o.mtime_s &&
+               mtime_ns == o.mtime_ns;
+    }
+};
+
+ModelKey model_key(const std::string& path, const struct stat& st) {
+    ModelKey k;
+    k.path = path;
+    k.dev = static_cast<std::uint64_t>(st.st_dev);
+    k.ino = static_cast<std::uint64_t>(st.st_ino);
+    k.size = static_cast<std::uint64_t>(st.st_size);
+    k.mtime_s = static_cast<std::int64_t>(st.st_mtim.tv_sec);
+    k.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_nsec);
+    return k;
+}
+
+using ModelRef = std::shared_ptr<whisper_context>;
+
+struct LoadedModel {
+    ModelKey key;
+    ModelRef ctx;
+};
+LoadedModel g_loaded;
+
+ModelRef take_loaded(const ModelKey& key) { return g_loaded.ctx && g_loaded.key == key ? g_loaded.ctx : nullptr; }
+
+// After a failed whisper_full the state may be half-updated: never hand it to another request.
+void forget_loaded(const ModelRef& ctx) {
+    if (g_loaded.ctx == ctx) g_loaded = LoadedModel();
+}
+
 // ---- One transcription ----------------------------------------------------------------------
 
 struct Job {
@@ -182,10 +235,6 @@ void on_progress(whisper_context*, whisper_state*, int percent, void* user) {
 
 class WhisperNode final : public Node {
   public:
-    ~WhisperNode() override {
-        if (wctx_) whisper_free(wctx_);
-    }
-
     Error init(const Params& params, NodeContext& ctx) override {
         install_hooks_once();
         model_ = params.string("model", "default");
@@ -281,7 +330,7 @@ class WhisperNode final : public Node {
     }
 
     Error load_model(NodeContext& ctx) {
-        if (wctx_) return ok();
+        if (model_ref_) return ok();
         struct stat st;
         if (::stat(path_.c_str(), &st) != 0) {
             const int e = errno;
@@ -290,6 +339,13 @@ class WhisperNode final : public Node {
         if (!S_ISREG(st.st_mode)) {
             return ctx.failed("model path '" + path_ + "' is not a regular file").with_hint(kModelHint);
         }
+        const ModelKey key = model_key(path_, st);
+        if ((model_ref_ = take_loaded(key))) {
+            wctx_ = model_ref_.get();
+            ctx.log("model '" + model_ + "' already loaded (kept from an earlier request)");
+            return ok();
+        }
+        g_loaded = LoadedModel();  // free the previous model first (if unused) to keep the peak low
         FileLoader file;
         file.f = std::fopen(path_.c_str(), "rb");
         if (!file.f) {
@@ -320,6 +376,8 @@ class WhisperNode final : public Node {
             }
             return e;
         }
+        model_ref_ = ModelRef(wctx_, whisper_free);
+        g_loaded = LoadedModel{key, model_ref_};
         ctx.log("loaded " + std::string(whisper_model_type_readable(wctx_)) + " model '" + model_ + "' (" +
                 std::to_string(st.st_size / (1 << 20)) + " MiB) in " +
                 std::to_string(static_cast<long long>(now_ms() - t0)) + " ms");
@@ -365,7 +423,10 @@ class WhisperNode final : public Node {
             g_log.last_problem.clear();
             const std::size_t failed_before = failed_allocation_bytes();
             const int rc = whisper_full(wctx_, wp, audio.data(), static_cast<int>(audio.size()));
-            if (rc != 0) return whisper_failure(ctx, failed_before, "transcribing (whisper_full code " + std::to_string(rc) + ")");
+            if (rc != 0) {
+                forget_loaded(model_ref_);
+                return whisper_failure(ctx, failed_before, "transcribing (whisper_full code " + std::to_string(rc) + ")");
+            }
             const int n = whisper_full_n_segments(wctx_);
             for (int i = 0; i < n; ++i) {
                 std::string seg = trimmed(whisper_full_get_segment_text(wctx_, i));
@@ -403,7 +464,8 @@ class WhisperNode final : public Node {
     bool translate_ = false, timestamps_ = true, accumulate_ = true;
     int beam_size_ = 1, best_of_ = 1;
     long long requested_threads_ = 1;
-    whisper_context* wctx_ = nullptr;
+    ModelRef model_ref_;               // keeps the context alive while this node exists
+    whisper_context* wctx_ = nullptr;  // model_ref_.get()
 };
 
 }  // namespace

@@ -1,7 +1,9 @@
-"""The wasmtime host: one Engine per process, a fresh Store per run.
+"""The wasmtime host: one Engine per process, a fresh Store per run (or a warm guest, see
+:mod:`rmstudio.core.engine.warm`, when the caller asks for one).
 
 Thread model (wasmtime-py objects are not thread-safe): a run creates, uses and drops its
-Store, WASI config and instance on the calling thread. Other threads only ever call
+Store, WASI config and instance on the calling thread (a warm guest's Store is used by one
+thread at a time). Other threads only ever call
 ``Engine.increment_epoch`` (the ticker) or set a flag (``RunControl.cancel``). wasmtime
 calls release the GIL, so runs on worker threads execute in parallel and a GUI stays live.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ import wasmtime
 from rmstudio.core.engine import wasmtime_ext
 from rmstudio.core.engine.module_cache import LoadedModule, load_module
 from rmstudio.core.engine.runtime_locator import GuestRuntime, locate
+from rmstudio.core.engine.warm import WarmPool, serve_warm
 from rmstudio.core.errors import RMError
 from rmstudio.core.runs import EventCallback, Limits, Preopen, RunRequest, RunResult
 
@@ -39,8 +43,6 @@ def _rss_bytes() -> int | None:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
@@ -99,20 +101,21 @@ class WasmEngine:
         config.epoch_interruption = True
         config.wasm_simd = True
         config.cranelift_opt_level = "speed"
-        self._fingerprint = "epoch=1;simd=1;opt=speed"
+        self.fingerprint = "epoch=1;simd=1;opt=speed"
         self.engine = wasmtime.Engine(config)
         self._ticker = _Ticker(self.engine)
         self._module_lock = threading.Lock()
         self._loaded: LoadedModule | None = None
         self._linker: wasmtime.Linker | None = None
         self._pre: wasmtime.InstancePre | None = None
-        self._use_cache = use_cache
+        self.use_cache = use_cache
+        self.warm_pool = WarmPool(self, max_idle=max(1, min(4, os.cpu_count() or 1)))
 
     def load(self) -> LoadedModule:
         """Compile or deserialize the guest (once per engine); safe from any thread."""
         with self._module_lock:
             if self._loaded is None:
-                loaded = load_module(self.engine, self.runtime.path, self._fingerprint, self._use_cache)
+                loaded = load_module(self.engine, self.runtime.path, self.fingerprint, self.use_cache)
                 linker = wasmtime.Linker(self.engine)
                 linker.define_wasi()
                 self._pre = linker.instantiate_pre(loaded.module)
@@ -125,9 +128,15 @@ class WasmEngine:
         request: RunRequest,
         on_event: EventCallback | None = None,
         control: RunControl | None = None,
+        warm: bool = False,
     ) -> RunResult:
-        """Run one request in a fresh Store. Never raises for guest-side failures."""
-        return self.run_bytes(request.to_bytes(), request.limits, request.preopens, on_event, control)
+        """Run one request. Never raises for guest-side failures.
+
+        ``warm=True`` serves it from a long-lived guest (:mod:`.warm`) when this runtime has
+        a reactor build, so a model loaded by an earlier request is reused; otherwise, and by
+        default, it runs in a fresh Store and instance.
+        """
+        return self.run_bytes(request.to_bytes(), request.limits, request.preopens, on_event, control, warm)
 
     def run_bytes(
         self,
@@ -136,6 +145,7 @@ class WasmEngine:
         preopens: list[Preopen] | None = None,
         on_event: EventCallback | None = None,
         control: RunControl | None = None,
+        warm: bool = False,
     ) -> RunResult:
         """Run a request given as the exact bytes the guest reads on stdin."""
         t_start = time.perf_counter()
@@ -153,23 +163,6 @@ class WasmEngine:
                     hint="Pass large audio as a file input instead of inline data, or raise the limit",
                 ),
             )
-        loaded = self.load()
-        host: dict[str, Any] = {"module_cache": loaded.cache, "module_load_ms": round(loaded.load_ms, 3)}
-        assert self._pre is not None
-
-        stdout = bytearray()
-        state = _RunState(control, limits.timeout_s, on_event)
-
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = ["rm_executor"]
-        wasmtime_ext.set_stdin_bytes(wasi, body)
-
-        def on_stdout(data: bytes) -> None:
-            stdout.extend(data)
-
-        on_stderr = state.on_stderr  # keep one bound method: identity matters below
-        wasi.stdout_custom = on_stdout
-        wasi.stderr_custom = on_stderr
         for pre in preopens or []:
             if not pre.host_path.is_dir():
                 return RunResult(
@@ -180,12 +173,46 @@ class WasmEngine:
                         f"directory to share with the guest does not exist: {pre.host_path}",
                     ),
                 )
-            wasi.preopen_dir(str(pre.host_path), pre.guest_path, False)
-
-        store = wasmtime.Store(self.engine)
         memory_cap = min(limits.memory_bytes or MAX_MEMORY, MAX_MEMORY)
+        state = _RunState(control, limits.timeout_s, on_event)
+        stdout = bytearray()
+        if warm and self.runtime.reactor_path is not None:
+            host = serve_warm(self, body, preopens or [], state, stdout, memory_cap)
+            trap = host.pop("trap", None)
+        else:
+            host, trap = self._run_fresh(body, preopens or [], state, stdout, memory_cap)
+        host["wall_ms"] = round((time.perf_counter() - t_start) * 1000, 3)
+        host["peak_memory_bytes"] = state.peak_memory
+        if state.rss_peak:
+            host["peak_rss_bytes"] = state.rss_peak
+        return self._finish(bytes(stdout), trap, state, memory_cap, host)
+
+    def make_wasi(self, body: bytes, preopens: list[Preopen], state: _RunState, stdout: bytearray) -> _Wasi:
+        """One request's WASI context: stdin = the request, stdout collected, stderr = events."""
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["rm_executor"]
+        wasmtime_ext.set_stdin_bytes(wasi, body)
+
+        def on_stdout(data: bytes) -> None:
+            stdout.extend(data)
+
+        on_stderr = state.on_stderr  # keep one bound method: identity matters below
+        wasi.stdout_custom = on_stdout
+        wasi.stderr_custom = on_stderr
+        for pre in preopens:
+            wasi.preopen_dir(str(pre.host_path), pre.guest_path, False)
+        return _Wasi(wasi, [on_stdout, on_stderr])
+
+    def _run_fresh(
+        self, body: bytes, preopens: list[Preopen], state: _RunState, stdout: bytearray, memory_cap: int
+    ) -> tuple[dict[str, Any], Exception | None]:
+        loaded = self.load()
+        host: dict[str, Any] = {"module_cache": loaded.cache, "module_load_ms": round(loaded.load_ms, 3)}
+        assert self._pre is not None
+        wasi = self.make_wasi(body, preopens, state, stdout)
+        store = wasmtime.Store(self.engine)
         store.set_limits(memory_size=memory_cap)
-        store.set_wasi(wasi)
+        store.set_wasi(wasi.config)
         instance = None
         trap: Exception | None = None
         exit_code = 0
@@ -211,18 +238,16 @@ class WasmEngine:
                 # store goes before the epoch callback it may still reference.
                 instance = None
                 store.close()
-                del store, wasi, watch
-                # Every byte the guest wrote is delivered only once wasmtime releases the
-                # output callbacks (see wasmtime_ext).
-                wasmtime_ext.wait_streams_released([on_stdout, on_stderr])
+                del store, watch
+                wasi.release()
                 state.flush()
-        host["wall_ms"] = round((time.perf_counter() - t_start) * 1000, 3)
         host["exit_code"] = exit_code
-        host["peak_memory_bytes"] = state.peak_memory
         host["final_memory_bytes"] = final_memory
-        if state.rss_peak:
-            host["peak_rss_bytes"] = state.rss_peak
-        return self._finish(bytes(stdout), trap, state, memory_cap, host)
+        return host, trap
+
+    def ticking(self) -> _Ticker:
+        """``with engine.ticking():`` keeps the epoch advancing while a guest runs."""
+        return self._ticker
 
     def _finish(
         self, stdout: bytes, trap: Exception | None, state: _RunState, memory_cap: int, host: dict[str, Any]
@@ -309,6 +334,19 @@ def _trap_summary(trap: Exception) -> str:
         if rest:
             return rest[0].removeprefix("wasm trap: ")
     return lines[0] if lines else type(trap).__name__
+
+
+@dataclass
+class _Wasi:
+    """A WASI config and the output callbacks wasmtime must release before a run is over."""
+
+    config: wasmtime.WasiConfig
+    callbacks: list[object]
+
+    def release(self) -> None:
+        """Wait until every byte the guest wrote has been delivered (see wasmtime_ext)."""
+        wasmtime_ext.wait_streams_released(self.callbacks)
+        self.callbacks = []
 
 
 class _RunState:

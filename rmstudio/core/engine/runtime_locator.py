@@ -12,6 +12,7 @@ from typing import Any
 from rmstudio.core.errors import RMError
 
 WASM_NAME = "rm_executor.wasm"
+REACTOR_NAME = "rm_executor.reactor.wasm"
 BUILD_INFO_NAME = "rm_executor.build.json"
 
 
@@ -19,6 +20,19 @@ BUILD_INFO_NAME = "rm_executor.build.json"
 class GuestRuntime:
     path: Path
     build_info: dict[str, Any]
+
+    @property
+    def reactor_path(self) -> Path | None:
+        """The same build as a reactor (warm guests, docs/RUNTIME.md), when it sits beside it.
+
+        Only a reactor recorded by the same build counts: a package's runtime.wasm or a module
+        copied alone has none, and its runs simply start a fresh instance each time.
+        """
+        recorded = (self.build_info.get("reactor") or {}).get("file")
+        if recorded != REACTOR_NAME:
+            return None
+        path = self.path.with_name(REACTOR_NAME)
+        return path if path.is_file() else None
 
 
 def _candidates() -> list[Path]:
