@@ -419,6 +419,7 @@ class WhisperNode final : public Node {
         Value::List segments;
         std::string text;
         if (!audio.empty()) {
+            report_progress(job, 0);  // audio processing starts now (what "warm start" measures)
             g_log.node_id = ctx.node_id();
             g_log.last_problem.clear();
             const std::size_t failed_before = failed_allocation_bytes();
