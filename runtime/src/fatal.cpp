@@ -2,8 +2,6 @@
 // every failed C++ allocation into them. See fatal.hpp.
 #include "fatal.hpp"
 
-#include "request.hpp"
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +9,7 @@
 #include <unistd.h>
 
 #include "events.hpp"
+#include "request.hpp"
 
 namespace rm {
 namespace {

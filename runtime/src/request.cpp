@@ -2,6 +2,8 @@
 // on stdout and JSON-lines events on stderr. The contract is docs/CONTRACT.md. Two entry points
 // call handle_request(): the WASI command's main() (entry/command.cpp, one request per
 // instance) and the reactor's rm_serve export (entry/reactor.cpp, many requests per instance).
+#include "request.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -15,7 +17,6 @@
 #include "json_io.hpp"
 #include "node.hpp"
 #include "output.hpp"
-#include "request.hpp"
 #include "validate.hpp"
 
 namespace rm {
