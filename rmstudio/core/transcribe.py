@@ -114,7 +114,7 @@ def transcribe_file(
         audio = load_audio(path)
         if audio.frames == 0:
             raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
-        windows = plan_windows(audio.samples, audio.sample_rate, workers, max_window_s)
+        windows = plan_windows(audio.samples, audio.sample_rate, max_window_s)
         if len(windows) == 1:
             result = _run_window(doc, audio, 0.0, engine, limits, on_event, control, warm)
         else:

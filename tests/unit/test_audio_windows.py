@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +24,7 @@ def bursts(spans: list[tuple[float, float]], total_s: float, channels: int = 1) 
 
 def test_short_audio_is_one_window():
     x = bursts([(0, 20)], 20)
-    assert [(w.start, w.end) for w in plan_windows(x, RATE, parallel=4)] == [(0, len(x))]
+    assert [(w.start, w.end) for w in plan_windows(x, RATE)] == [(0, len(x))]
 
 
 def test_cuts_land_in_the_silence_nearest_the_even_split():
@@ -33,7 +32,7 @@ def test_cuts_land_in_the_silence_nearest_the_even_split():
     # 64 s in two is at 32 s, so the cut goes into the pause at 33-34 s (nearer in the search
     # range, and as quiet), never into the noise.
     x = bursts([(0, 28), (29, 33), (34, 64)], 64, channels=2)
-    windows = plan_windows(x, RATE, parallel=2)
+    windows = plan_windows(x, RATE)
     assert len(windows) == 2
     cut = windows[0].end / RATE
     assert 28 <= cut <= 29 or 33 <= cut <= 34, cut
@@ -41,10 +40,11 @@ def test_cuts_land_in_the_silence_nearest_the_even_split():
 
 
 def test_long_audio_gets_enough_windows_to_bound_their_length():
-    assert window_count(600, parallel=1, max_window_s=120) == 5
-    assert window_count(600, parallel=8, max_window_s=120) == 8
-    assert window_count(45, parallel=4, max_window_s=120) == 1  # no window under MIN_WINDOW_S
-    assert window_count(0, parallel=2) == 1
+    assert window_count(600, max_window_s=120) == 5
+    assert window_count(600) == 10
+    assert window_count(64) == 2
+    assert window_count(45, max_window_s=20) == 1  # no window under MIN_WINDOW_S
+    assert window_count(0) == 1
 
 
 def test_frame_energy_is_the_mean_square_over_channels():
@@ -57,17 +57,16 @@ def test_frame_energy_is_the_mean_square_over_channels():
 @settings(max_examples=60, deadline=None)
 @given(
     total=st.floats(min_value=1.0, max_value=400.0),
-    parallel=st.integers(min_value=1, max_value=6),
     max_window=st.floats(min_value=30.0, max_value=200.0),
     seed=st.integers(min_value=0, max_value=2**16),
 )
-def test_windows_cover_every_frame_once(total, parallel, max_window, seed):
+def test_windows_cover_every_frame_once(total, max_window, seed):
     rate = 1000
     rng = np.random.default_rng(seed)
     x = (rng.uniform(-1, 1, int(total * rate)) * (rng.uniform(0, 1, int(total * rate)) > 0.3)).astype(
         np.float32
     )
-    windows = plan_windows(x, rate, parallel, max_window)
+    windows = plan_windows(x, rate, max_window)
     assert windows[0].start == 0 and windows[-1].end == len(x)
     assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert all(w.end > w.start for w in windows)
@@ -79,7 +78,6 @@ def test_windows_cover_every_frame_once(total, parallel, max_window, seed):
         assert min(w.end - w.start for w in windows) / rate >= share / 2 - 0.25
 
 
-@pytest.mark.parametrize("parallel", [1, 3])
-def test_window_count_never_exceeds_what_the_minimum_length_allows(parallel):
+def test_window_count_never_exceeds_what_the_minimum_length_allows():
     x = bursts([(0, 95)], 95)
-    assert len(plan_windows(x, RATE, parallel, max_window_s=30)) <= int(95 // MIN_WINDOW_S)
+    assert len(plan_windows(x, RATE, max_window_s=20)) <= int(95 // MIN_WINDOW_S)
