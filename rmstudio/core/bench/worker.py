@@ -7,11 +7,12 @@ high-water mark of a process cannot be reset, so a model loaded by an earlier co
 Protocol (private to :mod:`rmstudio.core.bench.whisper`): the configuration arrives as one
 line of JSON on stdin, ``{"engine", "model", "threads", "clip", "repeat", "warmup",
 "language"}``; stdin then stays open while the parent lives, and the worker exits when it
-closes (the parent was killed outright). JSON lines go to stdout: ``{"event": "progress", "run", "runs", "done",
-"total"}`` while transcribing, then one ``{"event": "result", ...}`` or ``{"event": "error",
-"message"}``. Native libraries print to file descriptor 1 as well (whisper.cpp's loader, OpenMP
-warnings), so the protocol keeps a private copy of stdout and everything else written to
-descriptor 1 goes to stderr, which the parent keeps for error messages.
+closes (the parent was killed outright). JSON lines go to stdout: ``{"event": "progress",
+"run", "runs", "done", "total"}`` while transcribing, then one ``{"event": "result", ...}`` or
+``{"event": "error", "message"}``. Native libraries print to file descriptor 1 as well
+(whisper.cpp's loader, OpenMP warnings), so the protocol keeps a private copy of stdout and
+everything else written to descriptor 1 goes to stderr, which the parent keeps for error
+messages.
 """
 
 from __future__ import annotations
