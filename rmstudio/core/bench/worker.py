@@ -147,6 +147,10 @@ def _faster_whisper(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
             done = min(seg.end, audio.duration)
             emit({"event": "progress", "run": n + 1, "runs": runs, "done": done, "total": audio.duration})
         wall = time.perf_counter() - started
+        # The last segment ends where speech ends; say the run is done, as whisper.cpp does.
+        emit(
+            {"event": "progress", "run": n + 1, "runs": runs, "done": audio.duration, "total": audio.duration}
+        )
         if n == 0:
             out["first_run_s"] = wall
         if n >= config["warmup"]:
