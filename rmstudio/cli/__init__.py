@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "rmstudio.cli.transcribe_cmd",
     "rmstudio.cli.models_cmd",
     "rmstudio.cli.package_cmd",
+    "rmstudio.cli.bench_cmd",
     "rmstudio.cli.gui_cmd",
 )
 

@@ -1,0 +1,78 @@
+"""`rmstudio bench whisper` end to end on jfk.wav, kept short (one timed run, no warm-up,
+one thread count). It checks the table's structure and the WER, never timings: a shared
+machine makes wall-clock figures meaningless as assertions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from rmstudio.core.bench.whisper import JFK_TEXT
+from tests.conftest import REPO
+
+SHORT = ["--repeat", "1", "--warmup", "0", "--threads", "1"]
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rmstudio", "bench", "whisper", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def table(stdout: str) -> list[list[str]]:
+    """The table's body rows as lists of cells (header and rule left out)."""
+    lines = [line for line in stdout.splitlines() if line.startswith("| ")]
+    assert len(lines) >= 2 and lines[0].split("|")[1].strip() == "clip", stdout
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines[2:]]
+
+
+def test_default_clip_in_the_sandbox_and_natively(tmp_path):
+    report = tmp_path / "bench.json"
+    proc = bench(
+        "--minutes", "0", "--engines", "sandbox,native", "--formats", "q8_0", *SHORT, "--json", str(report)
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for heading in ("machine:", "versions:", "command:  rmstudio bench whisper", "wasmtime", "pywhispercpp"):
+        assert heading in out
+    rows = table(out)
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("jfk.wav", "whisper.cpp native q8_0", "1 thread"),
+        ("jfk.wav", "sandbox (wasm) q8_0", "1 at a time (1 window)"),
+    ]
+    for row in rows:
+        assert row[7] == "0.0%", row  # whisper.cpp's own reference sentence, word for word
+        assert row[3] != "failed" and float(row[3]) > 0 and float(row[6]) > 0
+    assert rows[0][5] == "1.00x" and rows[1][5].endswith("x")
+    data = json.loads(report.read_text())
+    assert [r["engine"] for r in data["rows"]] == ["native", "sandbox"]
+    assert all(r["ok"] and r["wer"]["rate"] == 0 and len(r["times_s"]) == 1 for r in data["rows"])
+    assert data["clips"][0]["reference_source"] == "whisper.cpp's reference sentence"
+    assert data["rows"][1]["guest_peak_memory_bytes"] > 0  # the column's sandbox figure
+
+
+def test_user_files_take_a_sidecar_transcript_or_show_no_wer(jfk_wav, tmp_path):
+    with_text = shutil.copy(jfk_wav, tmp_path / "speech.wav")
+    (tmp_path / "speech.txt").write_text(JFK_TEXT + "\n")
+    without = shutil.copy(jfk_wav, tmp_path / "other.wav")
+    proc = bench(str(with_text), str(without), "--engines", "native", *SHORT)
+    assert proc.returncode == 0, proc.stderr
+    rows = table(proc.stdout)
+    assert [(r[0], r[7]) for r in rows] == [("speech.wav", "0.0%"), ("other.wav", "–")]
+    assert "reference: sidecar speech.txt" in proc.stdout and "reference: none" in proc.stdout
+
+
+def test_faster_whisper_reads_the_same_weights_offline():
+    pytest.importorskip("faster_whisper", reason="optional: pip install 'rmstudio[bench]'")
+    proc = bench("--minutes", "0", "--engines", "faster-whisper", *SHORT)
+    assert proc.returncode == 0, proc.stderr
+    rows = table(proc.stdout)
+    assert [(r[1], r[2], r[7]) for r in rows] == [("faster-whisper int8", "1 thread", "0.0%")]
