@@ -22,8 +22,19 @@ from rmstudio.core.bench import whisper as bench
 from rmstudio.core.errors import RMError
 
 DASH = "–"  # an empty cell: not measured, or nothing to compare with
-COLUMNS = ("clip", "engine", "threads/windows", "time s", "RTF", "vs native 1t", "peak MiB", "WER")
-RIGHT = {"time s", "RTF", "vs native 1t", "peak MiB", "WER"}
+COLUMNS = (
+    "clip",
+    "engine",
+    "threads/windows",
+    "time s",
+    "CPU s",
+    "RTF",
+    "vs native 1t",
+    "start ms",
+    "peak MiB",
+    "WER",
+)
+RIGHT = {"time s", "CPU s", "RTF", "vs native 1t", "start ms", "peak MiB", "WER"}
 
 
 def _count(minimum: int):
@@ -196,7 +207,9 @@ class Table:
         self.widths["threads/windows"] = max([self.widths["threads/windows"], *how])
         # Room for the widest figures expected ("1234.56", "0.123", "100.0%"), so the columns
         # of rows printed later still line up.
-        for name, width in (("time s", 7), ("RTF", 5), ("vs native 1t", 6), ("peak MiB", 5), ("WER", 6)):
+        widest = {"time s": 7, "CPU s": 7, "RTF": 5, "vs native 1t": 6, "start ms": 6, "peak MiB": 5}
+        widest["WER"] = 6
+        for name, width in widest.items():
             self.widths[name] = max(self.widths[name], width)
 
     def _line(self, cells: dict[str, str]) -> str:
@@ -222,6 +235,8 @@ class Table:
         cells.update(
             {
                 "time s": f"{row.median_s:.2f}",
+                "CPU s": f"{row.cpu_s:.2f}" if row.cpu_s is not None else DASH,
+                "start ms": f"{row.median_start_ms:.1f}" if row.median_start_ms is not None else DASH,
                 "RTF": f"{row.rtf:.3f}" if row.rtf is not None else DASH,
                 "vs native 1t": f"{row.vs_native:.2f}x" if row.vs_native is not None else DASH,
                 "peak MiB": f"{row.peak_bytes / 2**20:.0f}" if row.peak_bytes is not None else DASH,

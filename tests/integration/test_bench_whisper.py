@@ -27,11 +27,12 @@ def bench(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def table(stdout: str) -> list[list[str]]:
-    """The table's body rows as lists of cells (header and rule left out)."""
+def table(stdout: str) -> list[dict[str, str]]:
+    """The table's body rows as {column heading: cell}."""
     lines = [line for line in stdout.splitlines() if line.startswith("| ")]
     assert len(lines) >= 2 and lines[0].split("|")[1].strip() == "clip", stdout
-    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines[2:]]
+    cells = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines]
+    return [dict(zip(cells[0], row, strict=True)) for row in cells[2:]]
 
 
 def test_default_clip_in_the_sandbox_and_natively(tmp_path):
@@ -44,14 +45,17 @@ def test_default_clip_in_the_sandbox_and_natively(tmp_path):
     for heading in ("machine:", "versions:", "command:  rmstudio bench whisper", "wasmtime", "pywhispercpp"):
         assert heading in out
     rows = table(out)
-    assert [(r[0], r[1], r[2]) for r in rows] == [
+    assert [(r["clip"], r["engine"], r["threads/windows"]) for r in rows] == [
         ("jfk.wav", "whisper.cpp native q8_0", "1 thread"),
         ("jfk.wav", "sandbox (wasm) q8_0", "1 at a time (1 window)"),
     ]
     for row in rows:
-        assert row[7] == "0.0%", row  # whisper.cpp's own reference sentence, word for word
-        assert row[3] != "failed" and float(row[3]) > 0 and float(row[6]) > 0
-    assert rows[0][5] == "1.00x" and rows[1][5].endswith("x")
+        assert row["WER"] == "0.0%", row  # whisper.cpp's own reference sentence, word for word
+        assert row["time s"] != "failed" and float(row["time s"]) > 0 and float(row["peak MiB"]) > 0
+        assert float(row["CPU s"]) > 0
+    assert rows[0]["vs native 1t"] == "1.00x" and rows[1]["vs native 1t"].endswith("x")
+    # The sandbox says how long it took from the call to whisper.cpp starting on the audio.
+    assert rows[0]["start ms"] == "–" and float(rows[1]["start ms"]) > 0
     data = json.loads(report.read_text())
     assert [r["engine"] for r in data["rows"]] == ["native", "sandbox"]
     assert all(r["ok"] and r["wer"]["rate"] == 0 and len(r["times_s"]) == 1 for r in data["rows"])
@@ -66,7 +70,7 @@ def test_user_files_take_a_sidecar_transcript_or_show_no_wer(jfk_wav, tmp_path):
     proc = bench(str(with_text), str(without), "--engines", "native", *SHORT)
     assert proc.returncode == 0, proc.stderr
     rows = table(proc.stdout)
-    assert [(r[0], r[7]) for r in rows] == [("speech.wav", "0.0%"), ("other.wav", "–")]
+    assert [(r["clip"], r["WER"]) for r in rows] == [("speech.wav", "0.0%"), ("other.wav", "–")]
     assert "reference: sidecar speech.txt" in proc.stdout and "reference: none" in proc.stdout
 
 
@@ -75,4 +79,6 @@ def test_faster_whisper_reads_the_same_weights_offline():
     proc = bench("--minutes", "0", "--engines", "faster-whisper", *SHORT)
     assert proc.returncode == 0, proc.stderr
     rows = table(proc.stdout)
-    assert [(r[1], r[2], r[7]) for r in rows] == [("faster-whisper int8", "1 thread", "0.0%")]
+    assert [(r["engine"], r["threads/windows"], r["WER"]) for r in rows] == [
+        ("faster-whisper int8", "1 thread", "0.0%")
+    ]

@@ -81,12 +81,25 @@ def test_table_rows_line_up_and_mark_what_is_missing():
     fw = bench.Config("faster-whisper", "int8", 1, "d")
     sandbox = bench.Config("sandbox", "q8_0", 2, "m")
     table = Table([clip], [fw, sandbox])
-    ok = table.row(bench.Row(clip, fw, times=[1.234], text="x", rss_growth_bytes=200 * 2**20))
+    ok = table.row(
+        bench.Row(clip, fw, times=[1.234], cpu_times=[2.5], text="x", rss_growth_bytes=200 * 2**20)
+    )
     failed = table.row(bench.Row(clip, sandbox, error="the run was cancelled"))
     header, rule = table.header()
     assert len({len(header), len(rule), len(ok), len(failed)}) == 1
     cells = [c.strip() for c in ok.strip("|").split("|")]
-    assert cells == ["talk.wav", "faster-whisper int8", "1 thread", "1.23", "0.123", DASH, "200", DASH]
+    assert cells == [
+        "talk.wav",
+        "faster-whisper int8",
+        "1 thread",
+        "1.23",
+        "2.50",
+        "0.123",
+        DASH,
+        DASH,
+        "200",
+        DASH,
+    ]
     assert "failed" in failed
 
 

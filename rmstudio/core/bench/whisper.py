@@ -104,6 +104,8 @@ class Row:
     clip: Clip
     config: Config
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)  # CPU seconds of the whole process
+    start_ms: list[float] = field(default_factory=list)  # call to whisper.cpp starting (sandbox)
     text: str = ""
     peak_memory_bytes: int | None = None
     rss_growth_bytes: int | None = None
@@ -115,6 +117,15 @@ class Row:
     @property
     def median_s(self) -> float | None:
         return statistics.median(self.times) if self.times else None
+
+    @property
+    def cpu_s(self) -> float | None:
+        """CPU time of all threads: steadier than wall time on a shared machine."""
+        return statistics.median(self.cpu_times) if self.cpu_times else None
+
+    @property
+    def median_start_ms(self) -> float | None:
+        return statistics.median(self.start_ms) if self.start_ms else None
 
     @property
     def rtf(self) -> float | None:
@@ -151,6 +162,9 @@ class Row:
             "error": self.error,
             "times_s": self.times,
             "median_s": self.median_s,
+            "cpu_times_s": self.cpu_times,
+            "median_cpu_s": self.cpu_s,
+            "start_ms": self.start_ms,
             "first_run_s": self.first_run_s,
             "rtf": self.rtf,
             "vs_native_1t": self.vs_native,
@@ -462,6 +476,8 @@ def run_config(
             )
             return row
     row.times = [float(t) for t in result.get("times") or []]
+    row.cpu_times = [float(t) for t in result.get("cpu_times") or []]
+    row.start_ms = [float(t) for t in result.get("start_ms") or []]
     row.text = result.get("text") or ""
     row.peak_memory_bytes = result.get("peak_memory_bytes")
     row.rss_growth_bytes = result.get("rss_growth_bytes")

@@ -79,10 +79,16 @@ def _whisper_cpp(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
     runs = config["warmup"] + config["repeat"]
     times: list[float] = []
     out: dict[str, Any] = {"peak_memory_bytes": None, "windows": 1}
+    cpu: list[float] = []
+    starts: list[float] = []
     for n in range(runs):
+        started = time.perf_counter()
+        first_progress: list[float] = []
 
-        def on_event(event: dict[str, Any], run: int = n + 1) -> None:
+        def on_event(event: dict[str, Any], run: int = n + 1, first: list[float] = first_progress) -> None:
             if event.get("event") == "progress" and event.get("unit") == "s":
+                if not first:  # whisper.cpp starts on the audio (the guest reports 0 s first)
+                    first.append(time.perf_counter())
                 emit(
                     {
                         "event": "progress",
@@ -93,7 +99,9 @@ def _whisper_cpp(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
                     }
                 )
 
+        cpu0 = time.process_time()
         job = transcribe_file(config["clip"], options, engine=engine, on_event=on_event)
+        cpu_s = time.process_time() - cpu0
         if job.transcript is None:
             assert job.result.error is not None
             raise job.result.error
@@ -103,6 +111,9 @@ def _whisper_cpp(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
         if n < config["warmup"]:
             continue
         times.append(job.wall_s)
+        cpu.append(cpu_s)
+        if engine == "wasm" and first_progress:
+            starts.append((first_progress[0] - started) * 1000)
         out["text"] = job.transcript.get("text", "")
         out["windows"] = int(job.result.host.get("windows") or 1)
         if engine == "wasm":
@@ -112,6 +123,8 @@ def _whisper_cpp(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
             peak = max((int(p) for p in peaks if p), default=0)
             out["peak_memory_bytes"] = max(out["peak_memory_bytes"] or 0, peak) or None
     out["times"] = times
+    out["cpu_times"] = cpu
+    out["start_ms"] = starts
     return out
 
 
@@ -134,8 +147,10 @@ def _faster_whisper(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
     runs = config["warmup"] + config["repeat"]
     times: list[float] = []
     out: dict[str, Any] = {"peak_memory_bytes": None, "windows": 1}
+    cpu: list[float] = []
     for n in range(runs):
         started = time.perf_counter()
+        cpu0 = time.process_time()
         # Decoding and resampling are inside the timed part, as in transcribe_file, with the
         # same loader and resampler, so every engine hears the same 16 kHz samples.
         audio = load_audio(config["clip"])
@@ -155,8 +170,10 @@ def _faster_whisper(config: dict[str, Any], emit: Emit) -> dict[str, Any]:
             out["first_run_s"] = wall
         if n >= config["warmup"]:
             times.append(wall)
+            cpu.append(time.process_time() - cpu0)
             out["text"] = " ".join(t for t in texts if t)
     out["times"] = times
+    out["cpu_times"] = cpu
     return out
 
 
