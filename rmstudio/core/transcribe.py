@@ -245,6 +245,9 @@ def merge_window_results(
         metrics["peak_memory_bytes"] = max(peaks)  # per store: each window has its own memory
     host = dict(results[0].host)
     host["windows"] = len(windows)
+    host_peaks = [int(r.host["peak_memory_bytes"]) for r in results if r.host.get("peak_memory_bytes")]
+    if host_peaks:
+        host["peak_memory_bytes"] = max(host_peaks)  # the largest guest, not the first window's
     return RunResult(
         ok=True,
         engine=engine,
