@@ -180,7 +180,7 @@ class WasmEngine:
                         f"directory to share with the guest does not exist: {pre.host_path}",
                     ),
                 )
-            wasi.preopen_dir(str(pre.host_path), pre.guest_path, False)
+            wasi.preopen_dir(str(pre.host_path), pre.guest_path, pre.writable)
 
         store = wasmtime.Store(self.engine)
         memory_cap = min(limits.memory_bytes or MAX_MEMORY, MAX_MEMORY)
