@@ -1,4 +1,4 @@
-"""``rmstudio models``: the Whisper model store (list, import, convert, download, remove)."""
+"""``rmstudio models``: the Whisper model store (list, import, convert, quantize, download, remove)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 from rmstudio.cli.output import format_bytes, print_json
 from rmstudio.cli.progress import ProgressBar
 from rmstudio.core import models
+from rmstudio.core.models.quantize import canonical_type
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     conv.add_argument("--name")
     conv.set_defaults(func=_convert)
+
+    q = msub.add_parser(
+        "quantize",
+        help="make another weight format of a stored model (ggml's quantizer, in the sandbox)",
+        description="Quantize a stored f16 or f32 model with ggml's own quantizer inside the sandbox "
+        "and store the result as NAME-TYPE (tiny.en -> tiny.en-q5_1).",
+    )
+    q.add_argument("model", metavar="NAME", help="a stored model with f16 or f32 weights (models list)")
+    q.add_argument(
+        "--type",
+        required=True,
+        metavar="TYPE",
+        help="weight format: " + ", ".join(models.QUANTIZE_TYPES) + " (q*_K need rows of 256: not tiny)",
+    )
+    q.add_argument("--name", help="store name (default: NAME with the format appended, e.g. tiny.en-q5_1)")
+    q.add_argument("--force", action="store_true", help="replace an existing model of that name")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.set_defaults(func=_quantize)
 
     dl = msub.add_parser("download", help="download a ggml model with progress, checksum and resume")
     dl.add_argument("url")
@@ -85,6 +104,71 @@ def _convert(args: argparse.Namespace) -> int:
     with ProgressBar("converting", unit="") as bar:
         m = models.convert(args.ct2_dir, args.quant, name=args.name, progress=lambda d, t: bar(d, t))
     print(f"converted to {m.name} ({m.label}, {m.ftype}, {format_bytes(m.size)}): {m.path}")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    """Runs the quantization on a worker thread so Ctrl-C (delivered to this thread) can cancel
+    the guest cleanly: the run stops at the next epoch tick and leaves nothing in the store."""
+    from rmstudio.core.engine.host import RunControl
+
+    qtype = canonical_type(args.type)  # an unknown type fails here, before any work
+    control = RunControl()
+    outcome: dict[str, object] = {}
+    bar = ProgressBar(f"quantizing {args.model} to {qtype}", unit="B")
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "progress" and isinstance(event.get("tensor"), str):
+            bar.suffix = event["tensor"]
+
+    def work() -> None:
+        try:
+            outcome["result"] = models.quantize_model(
+                args.model,
+                qtype,
+                name=args.name,
+                force=args.force,
+                progress=lambda d, t: bar(d, t),
+                on_event=on_event,
+                control=control,
+            )
+        except BaseException as exc:  # handed to the main thread, which reports it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="rmstudio-quantize", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        control.cancel()
+        worker.join()
+        bar.close()
+        raise
+    bar.close()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    result = outcome["result"]
+    assert isinstance(result, models.QuantizeResult)
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    m, src = result.model, result.source
+    if result.duplicate:
+        print(
+            f"the {result.type} weights of {src.name} are identical to the stored model {m.name} "
+            f"({m.ftype}, {format_bytes(m.size)}); nothing new was added"
+        )
+        return 0
+    g = result.guest
+    detail = ""
+    if g.get("tensors"):
+        detail = f": {g['quantized']} tensors quantized, {g['tensors'] - g['quantized']} kept"
+    print(
+        f"quantized {src.name} ({src.ftype}, {format_bytes(src.size)}) to {m.name} "
+        f"({m.ftype}, {format_bytes(m.size)}) in {result.seconds:.1f} s{detail}"
+        + (f" (replaced the previous {m.name})" if result.replaced else "")
+    )
     return 0
 
 
