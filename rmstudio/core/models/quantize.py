@@ -8,9 +8,9 @@ file is handled by code that can touch nothing but the two directories it is giv
 
 How a run goes (docs/CONTRACT.md, "Quantize"):
 
-* the source model is staged read-only at ``/in`` (a directory holding only that file, as for
-  transcription), and a fresh hidden directory inside the store, ``.quantize-*.tmp``, is
-  preopened writable at ``/out`` — the guest can write nowhere else;
+* the store directory (which holds only models) is preopened read-only at ``/in``, and a fresh
+  hidden directory inside it, ``.quantize-*.tmp``, writable at ``/out`` — the guest can write
+  nowhere else, and nothing is staged or copied;
 * the guest writes ``/out/model.bin``; the host validates it with :mod:`.ggml_format` (every
   tensor where whisper.cpp's loader expects it, in the expected type) and renames it into the
   store under its name, so a failed, cancelled or killed run never leaves a model behind (a
@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # wasmtime is imported only when a quantization runs
     from rmstudio.core.engine.host import RunControl, WasmEngine
 
 from .ggml_format import read_model_info
-from .mount import stage_model
 from .store import ModelStore, StoredModel, _check_name
 
 # What the guest's ggml_quantize_chunk makes for whisper weights, in ggml's spelling, most
@@ -123,7 +122,7 @@ def _source(store: ModelStore, name: str) -> StoredModel:
 
 
 def guest_request(input_name: str, qtype: str) -> dict[str, Any]:
-    """The executor's quantize request for a file staged at ``/in`` (docs/CONTRACT.md)."""
+    """The executor's quantize request for a store file seen at ``/in`` (docs/CONTRACT.md)."""
     return {
         "command": "quantize",
         "quantize": {
@@ -180,7 +179,6 @@ def quantize_model(
         from rmstudio.core.engine import default_engine  # imports wasmtime: only when running
 
         engine = default_engine()
-    staged = stage_model(src.path)
     body = json.dumps(guest_request(src.path.name, qtype)).encode()
     started = time.perf_counter()
 
@@ -196,7 +194,7 @@ def quantize_model(
         result = engine.run_bytes(
             body,
             limits or Limits(),
-            [Preopen(staged, GUEST_IN), Preopen(out_dir, GUEST_OUT, writable=True)],
+            [Preopen(store.root, GUEST_IN), Preopen(out_dir, GUEST_OUT, writable=True)],
             relay,
             control,
         )
