@@ -4,6 +4,7 @@ before any run, the store's replace, and the sweep of directories a killed run l
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -122,3 +123,32 @@ def test_stale_quantize_directories_are_swept(tmp_path: Path) -> None:
 def test_preopens_are_read_only_unless_asked() -> None:
     assert Preopen(Path("/x"), "/in").writable is False
     assert Preopen(Path("/x"), "/out", writable=True).writable is True
+
+
+def test_tiny_en_is_converted_on_first_use(tmp_path: Path) -> None:
+    """On a fresh install only the default q8_0 exists; `quantize tiny.en` converts the bundled
+    model to f16 first, as `transcribe -m tiny.en` would, and hands that file to the guest."""
+    from rmstudio.core.runs import RunResult
+
+    seen: dict = {}
+
+    class RecordingEngine:
+        def run_bytes(self, body, limits, preopens, on_event, control):
+            seen["request"], seen["preopens"] = json.loads(body), preopens
+            return RunResult(ok=False, engine="wasm", error=RMError("cancelled", "the run was cancelled"))
+
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(RMError) as err:
+        quantize_model("tiny.en", "q5_1", store=store, engine=RecordingEngine())  # type: ignore[arg-type]
+    assert err.value.code == "cancelled"
+    model = store.get("tiny.en")
+    assert model is not None and model.ftype == "f16"
+    assert seen["request"]["quantize"] == {
+        "input": "/in/ggml-tiny.en.bin",
+        "output": "/out/model.bin",
+        "type": "q5_1",
+    }
+    ins, out = seen["preopens"]
+    assert (ins.host_path, ins.guest_path, ins.writable) == (store.root, "/in", False)
+    assert out.guest_path == "/out" and out.writable and out.host_path.parent == store.root
+    assert not out.host_path.exists()  # the run's directory is gone

@@ -45,6 +45,7 @@ from .store import ModelStore, StoredModel, _check_name
 # k-quants need rows of a multiple of 256 values: not tiny (384), fine from base (512) up.
 QUANTIZE_TYPES = ("q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "q6_K", "q5_K", "q4_K", "q3_K", "q2_K")
 SOURCE_FORMATS = ("f16", "f32")
+DEFAULT_F16_NAME = "tiny.en"  # the store's name for the bundled model's f16 conversion
 GUEST_IN = "/in"
 GUEST_OUT = "/out"
 OUTPUT_NAME = "model.bin"
@@ -100,6 +101,9 @@ def target_name(source: StoredModel, qtype: str) -> str:
 def _source(store: ModelStore, name: str) -> StoredModel:
     models = store.list()
     model = next((m for m in models if m.name == name), None)
+    if model is None and name == DEFAULT_F16_NAME:
+        # the bundled tiny.en in f16, converted on first use as `transcribe -m tiny.en` does
+        model = store.default_model(quant="f16")
     if model is None:
         names = ", ".join(m.name for m in models) or "none yet"
         raise RMError(
@@ -109,6 +113,8 @@ def _source(store: ModelStore, name: str) -> StoredModel:
         )
     if model.ftype not in SOURCE_FORMATS:
         others = [m.name for m in models if m.label == model.label and m.ftype in SOURCE_FORMATS]
+        if not others and model.embedded:
+            others = [DEFAULT_F16_NAME]  # converted from the bundled model on first use
         hint = "Quantize from a model with f16 or f32 weights"
         if others:
             hint += f", e.g. {others[0]}"
