@@ -14,7 +14,7 @@ from rmstudio.core.models.quantize import canonical_type
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="manage Whisper models (list, import, convert, download)")
+    p = sub.add_parser("models", help="manage Whisper models (list, import, convert, quantize, download)")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
 
     ls = msub.add_parser("list", help="list the models in the store (default action)")
