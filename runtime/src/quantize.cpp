@@ -66,6 +66,7 @@ constexpr std::uint64_t kHeaderBytes = 4 + 4 * kHparams;
 constexpr std::size_t kMaxNameBytes = 255;
 constexpr std::uint32_t kMaxTokenBytes = 1024;
 constexpr std::int64_t kMaxDim = std::int64_t(1) << 24;
+constexpr std::size_t kMaxTensors = 1 << 16;  // large-v3 has ~1300; a file of tiny records is hostile
 constexpr std::size_t kChunkValues = std::size_t(1) << 20;  // values per quantize call (4 MiB as f32)
 constexpr std::size_t kCopyBytes = std::size_t(1) << 20;
 const char* const kNodeId = "quantize";
@@ -391,6 +392,9 @@ Error read_tensor_records(Input& in, Model& m) {
     while (in.pos() < in.size()) {
         const std::uint64_t at = in.pos();
         const std::string which = "tensor #" + std::to_string(m.tensors.size());
+        if (m.tensors.size() >= kMaxTensors) {
+            return in.invalid(at, "more than " + std::to_string(kMaxTensors) + " tensors; a Whisper model has a few thousand at most");
+        }
         if (in.size() - at < 12) {
             return in.invalid(at, std::to_string(in.size() - at) + " stray bytes after the last tensor");
         }

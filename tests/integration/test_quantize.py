@@ -335,6 +335,15 @@ def test_guest_header_only_and_foreign_ggml_models(sandbox, dirs, whisper_src):
     assert "hyper-parameter" in err.message
 
 
+def test_guest_too_many_tensor_records(sandbox, dirs):
+    """A header followed by 65,537 one-value records: refused before the guest's list grows."""
+    path = build_ggml(dirs[0] / "many.bin", SMALL, tensors=False)
+    record = struct.pack("<4i", 1, 1, TYPE_F32, 1) + b"x" + struct.pack("<f", 0.0)
+    path.write_bytes(path.read_bytes() + record * 65537)
+    err = _guest_error(sandbox, dirs, quantize_request("many.bin", "q8_0"), "invalid_model")
+    assert "more than 65536 tensors" in err.message
+
+
 def test_guest_nan_weights(sandbox, dirs):
     path = build_ggml(dirs[0] / "m.bin", SMALL)
     info = read_model_info(path)
