@@ -1,17 +1,20 @@
-"""``rmstudio models``: the Whisper model store (list, import, convert, download, remove)."""
+"""``rmstudio models``: the Whisper model store (list, import, convert, quantize, download, remove)."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 
 from rmstudio.cli.output import format_bytes, print_json
 from rmstudio.cli.progress import ProgressBar
 from rmstudio.core import models
+from rmstudio.core.errors import RMError
+from rmstudio.core.models.quantize import canonical_type
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="manage Whisper models (list, import, convert, download)")
+    p = sub.add_parser("models", help="manage Whisper models (list, import, convert, quantize, download)")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
 
     ls = msub.add_parser("list", help="list the models in the store (default action)")
@@ -33,6 +36,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     conv.add_argument("--name")
     conv.set_defaults(func=_convert)
+
+    q = msub.add_parser(
+        "quantize",
+        help="make another weight format of a stored model (ggml's quantizer, in the sandbox)",
+        description="Quantize a stored f16 or f32 model with ggml's own quantizer inside the sandbox "
+        "and store the result as NAME-TYPE (tiny.en -> tiny.en-q5_1).",
+    )
+    q.add_argument("model", metavar="NAME", help="a stored model with f16 or f32 weights (models list)")
+    q.add_argument(
+        "--type",
+        required=True,
+        metavar="TYPE",
+        help="weight format: " + ", ".join(models.QUANTIZE_TYPES) + " (q*_K need rows of 256: not tiny)",
+    )
+    q.add_argument("--name", help="store name (default: NAME with the format appended, e.g. tiny.en-q5_1)")
+    q.add_argument("--force", action="store_true", help="replace an existing model of that name")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.set_defaults(func=_quantize)
 
     dl = msub.add_parser("download", help="download a ggml model with progress, checksum and resume")
     dl.add_argument("url")
@@ -85,6 +106,68 @@ def _convert(args: argparse.Namespace) -> int:
     with ProgressBar("converting", unit="") as bar:
         m = models.convert(args.ct2_dir, args.quant, name=args.name, progress=lambda d, t: bar(d, t))
     print(f"converted to {m.name} ({m.label}, {m.ftype}, {format_bytes(m.size)}): {m.path}")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    """Ctrl-C cancels the guest instead of raising KeyboardInterrupt somewhere inside wasmtime's
+    callbacks: a SIGINT handler only asks the run to stop (at the next epoch tick, within 20 ms),
+    the run cleans up after itself, and the command then exits as an interrupted one (130)."""
+    from rmstudio.core.engine.host import RunControl
+
+    qtype = canonical_type(args.type)  # an unknown type fails here, before any work
+    control = RunControl()
+    interrupted = threading.Event()
+    bar = ProgressBar(f"quantizing {args.model} to {qtype}", unit="B")
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "progress" and isinstance(event.get("tensor"), str):
+            bar.suffix = event["tensor"]
+
+    def on_sigint(signum: int, frame: object) -> None:
+        interrupted.set()
+        control.cancel()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = models.quantize_model(
+            args.model,
+            qtype,
+            name=args.name,
+            force=args.force,
+            progress=lambda d, t: bar(d, t),
+            on_event=on_event,
+            control=control,
+        )
+    except RMError:
+        if interrupted.is_set():
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    m, src = result.model, result.source
+    if result.duplicate:
+        print(
+            f"the {result.type} weights of {src.name} are identical to the stored model {m.name} "
+            f"({m.ftype}, {format_bytes(m.size)}); nothing new was added"
+        )
+        return 0
+    g = result.guest
+    detail = ""
+    if g.get("tensors"):
+        detail = f": {g['quantized']} tensors quantized, {g['tensors'] - g['quantized']} kept"
+    print(
+        f"quantized {src.name} ({src.ftype}, {format_bytes(src.size)}) to {m.name} "
+        f"({m.ftype}, {format_bytes(m.size)}) in {result.seconds:.1f} s{detail}"
+        + (f" (replaced the previous {m.name})" if result.replaced else "")
+    )
     return 0
 
 

@@ -32,10 +32,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class Preopen:
-    """A host directory the guest may read, mounted read-only at ``guest_path``."""
+    """A host directory the guest may read, mounted at ``guest_path``.
+
+    Read-only unless ``writable``: only a run that must produce a file (model quantization)
+    gets a writable one, and then a fresh, empty directory made for that run alone.
+    """
 
     host_path: Path
     guest_path: str
+    writable: bool = False
 
 
 @dataclass

