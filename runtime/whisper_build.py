@@ -60,8 +60,11 @@ must find its original text exactly once, so a version bump cannot skip or misap
   4x2 register tile for the flash-attention GEMM (all bit-identical to the unpatched code),
   and a wasm SIMD ``ggml_v_expf`` for softmax (the approximation native builds use).
 * ``WHISPER_PATCHES`` (memory): no up-front logits reservation, the decoder's compute buffer
-  reserved for one token per decoder. Linear memory for tiny.en q8_0: 324 -> 147 MiB.
-docs/PERFORMANCE.md has the measurements.
+  reserved for one token per decoder (linear memory for tiny.en q8_0: 324 -> 147 MiB), and
+  logits computed and kept only for the tokens whose logits are read (the prompt pass reads
+  its last token's; audio over 30 s: 220 -> 152 MiB). The logits that are read are
+  bit-identical, and row 0 of ``state->logits`` keeps upstream's meaning, so transcripts do not
+  change. docs/PERFORMANCE.md has the measurements.
 
 Memory: the module's allocator is the executor's ``runtime/src/heap.cpp`` (it replaces Zig's
 power-of-two malloc for everything linked; measured against an alternative page-run allocator
@@ -560,9 +563,158 @@ _DECODE_WORST_CASE_SMALL = """\
                     const int n_tokens = std::min<int>(hparams.n_text_ctx, WHISPER_MAX_DECODERS);
                     const int n_past   = 0;
 """
+# 3. Logits only for the tokens that need them. The decoder graph multiplies every token of a
+#    batch by the token embedding (n_vocab x n_state), and whisper_decode_internal resizes
+#    state->logits to n_tokens x n_vocab, although only tokens with batch.logits[i] set are
+#    copied out and read. whisper_full's prompt pass flags only its last token, and from the
+#    second 30 s segment on that prompt carries up to n_text_ctx/2 = 224 past tokens: 2 x 47 MB
+#    (the graph's logits tensor in the decoder's compute buffer, and state->logits) for 223
+#    rows nobody reads. The graph now gathers the flagged rows (ggml_get_rows on the final
+#    norm's output, as llama.cpp does with its output ids) before the output projection, and
+#    state->logits holds one row per flagged token. Readers of state->logits:
+#    - whisper_process_logits reads row decoder.i_batch. Decoding steps flag every token of
+#      their batch (one per decoder), where rows and batch positions coincide; the prompt
+#      pass maps its last token through whisper_logits_row().
+#    - whisper_full's no-speech probability reads row 0. Unpatched, row 0 is token 0's logits
+#      only when token 0 is flagged; otherwise the resize keeps what an earlier decode left
+#      there (for a prompt with past text: the first decoder's last step of the previous
+#      segment or temperature). Row 0 keeps exactly that meaning here, so the probability, the
+#      fallbacks and the segments it decides are unchanged. (An upstream quirk, kept on purpose:
+#      OpenAI's decoder reads the no-speech probability at the sot token.)
+#    - whisper_lang_auto_detect decodes one token and reads row 0: unchanged.
+#    - whisper_get_logits() after the public whisper_decode(): whisper.h promises the last
+#      token's logits in row n_tokens - 1, so whisper_decode_with_state moves that row there
+#      (the public call keeps upstream's n_tokens x n_vocab buffer).
+#    - The DTW token-timestamp pass decodes the whole text for its cross-attention weights and
+#      reads no logits.
+#    The row of a flagged token is computed by the same matrix-vector products as before (each
+#    output element is one dot product of a weight row and that token's normalized state), so
+#    the logits are bit-identical; decoding steps build exactly the unpatched graph. The
+#    reservation of patch 2 now holds one row of logits; a batch of several decoders grows it
+#    by a row (200 KB for tiny) per decoder, as any larger batch does.
+_LOGITS_ROWS_HELPER_ANCHOR = """static bool whisper_decode_internal(
+"""
+_LOGITS_ROWS_HELPER = """\
+// RM Studio patch (runtime/whisper_build.py): the row of state->logits for batch token i.
+// Row 0 belongs to token 0; the other tokens whose batch.logits flag is set follow in batch
+// order. For i == n_tokens this is the number of rows.
+static int whisper_logits_row(const whisper_batch & batch, int i) {
+    int row = i > 0 ? 1 : 0;
+    for (int k = 1; k < i; ++k) {
+        row += batch.logits[k] != 0;
+    }
+    return row;
+}
+
+static bool whisper_decode_internal(
+"""
+_LOGITS_GRAPH_ORIGINAL = """    // compute logits only for the last token
+    // comment this line to compute logits for all n_tokens
+    // might be useful in the future
+    //cur = ggml_view_2d(ctx0, cur, cur->ne[0], 1, cur->nb[1], (cur->ne[1] - 1)*cur->nb[1]);
+
+    struct ggml_tensor * logits = ggml_mul_mat(ctx0, model.d_te, cur);
+"""
+_LOGITS_GRAPH_GATHER = """    // RM Studio patch (runtime/whisper_build.py): logits only for flagged tokens.
+    // The rows of the tokens whose batch.logits flag is set are gathered before the output
+    // projection ("out_ids", filled by whisper_decode_internal); when every token is flagged
+    // (decoding steps) the graph is the unpatched one.
+    {
+        int n_outputs = 0;
+        for (int i = 0; i < n_tokens; ++i) {
+            n_outputs += batch.logits[i] != 0;
+        }
+        if (n_outputs > 0 && n_outputs < n_tokens) {
+            struct ggml_tensor * out_ids = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_outputs);
+            ggml_set_name(out_ids, "out_ids");
+            ggml_set_input(out_ids);
+
+            cur = ggml_get_rows(ctx0, cur, out_ids);
+        }
+    }
+
+    struct ggml_tensor * logits = ggml_mul_mat(ctx0, model.d_te, cur);
+"""
+_LOGITS_INPUT_ANCHOR = """        logits = ggml_graph_node(gf, -1);
+"""
+_LOGITS_INPUT = """\
+        // RM Studio patch (runtime/whisper_build.py): rows gathered for the logits.
+        if (struct ggml_tensor * out_ids = ggml_graph_get_tensor(gf, "out_ids")) {
+            std::vector<int32_t> ids;
+            for (int i = 0; i < n_tokens; ++i) {
+                if (batch.logits[i] != 0) {
+                    ids.push_back(i);
+                }
+            }
+            ggml_backend_tensor_set(out_ids, ids.data(), 0, ids.size()*sizeof(int32_t));
+        }
+
+        logits = ggml_graph_node(gf, -1);
+"""
+_LOGITS_COPY_ORIGINAL = (
+    """    logits_out.resize(n_tokens*n_vocab);
+    for (int i = 0; i < n_tokens; i++) {
+        if (batch.logits[i] == 0) {
+            continue;
+        }
+"""
+    "        ggml_backend_tensor_get(logits, logits_out.data() + (n_vocab*i), sizeof(float)*(n_vocab*i), "
+    "sizeof(float)*n_vocab);\n"
+    "    }\n"
+)
+_LOGITS_COPY_ROWS = """    // RM Studio patch (runtime/whisper_build.py): one row per flagged token.
+    // Rows as whisper_logits_row() numbers them; row 0 keeps its old content when token 0 is not
+    // flagged, as the unpatched resize to n_tokens rows did.
+    {
+        const bool gathered = logits->ne[1] < n_tokens;
+        logits_out.resize((size_t) whisper_logits_row(batch, n_tokens)*n_vocab);
+        for (int i = 0, j = 0; i < n_tokens; i++) {
+            if (batch.logits[i] == 0) {
+                continue;
+            }
+            const int src = gathered ? j++ : i;
+            ggml_backend_tensor_get(logits, logits_out.data() + (size_t) n_vocab*whisper_logits_row(batch, i),
+                    sizeof(float)*n_vocab*src, sizeof(float)*n_vocab);
+        }
+    }
+"""
+_LOGITS_PROMPT_ROW_ORIGINAL = """                    state->decoders[0].i_batch = prompt.size() - 1;
+"""
+_LOGITS_PROMPT_ROW = """\
+                    // RM Studio patch (runtime/whisper_build.py): row of the last token.
+                    state->decoders[0].i_batch = whisper_logits_row(state->batch,
+                                                                    prompt.size() - 1);
+"""
+_LOGITS_PUBLIC_ORIGINAL = (
+    "    if (!whisper_decode_internal(*ctx, *state, state->batch, n_threads, false, nullptr, nullptr)) {\n"
+    """        WHISPER_LOG_ERROR("%s: failed to eval\\n", __func__);
+        return 1;
+    }
+"""
+)
+_LOGITS_PUBLIC_LAST_ROW = (
+    _LOGITS_PUBLIC_ORIGINAL
+    + """
+
+    // RM Studio patch (runtime/whisper_build.py): whisper.h's layout for whisper_get_logits().
+    // The last token's logits (row 1 of the compact rows) go to row n_tokens - 1 of n_tokens.
+    if (n_tokens > 1) {
+        const size_t n_vocab = ctx->vocab.n_vocab;
+        state->logits.resize(n_tokens*n_vocab);
+        memmove(state->logits.data() + (n_tokens - 1)*n_vocab, state->logits.data() + n_vocab,
+                n_vocab*sizeof(float));
+    }
+"""
+)
 WHISPER_PATCHES = [
     ("src/whisper.cpp", _LOGITS_RESERVE_ORIGINAL, _LOGITS_RESERVE_NONE),
     ("src/whisper.cpp", _DECODE_WORST_CASE_ORIGINAL, _DECODE_WORST_CASE_SMALL),
+    ("src/whisper.cpp", _LOGITS_ROWS_HELPER_ANCHOR, _LOGITS_ROWS_HELPER),
+    ("src/whisper.cpp", _LOGITS_GRAPH_ORIGINAL, _LOGITS_GRAPH_GATHER),
+    ("src/whisper.cpp", _LOGITS_INPUT_ANCHOR, _LOGITS_INPUT),
+    ("src/whisper.cpp", _LOGITS_COPY_ORIGINAL, _LOGITS_COPY_ROWS),
+    ("src/whisper.cpp", _LOGITS_PROMPT_ROW_ORIGINAL, _LOGITS_PROMPT_ROW),
+    ("src/whisper.cpp", _LOGITS_PUBLIC_ORIGINAL, _LOGITS_PUBLIC_LAST_ROW),
 ]
 
 
