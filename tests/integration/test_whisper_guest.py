@@ -153,6 +153,32 @@ def test_same_transcript_as_the_reference_executor(jfk_run, jfk_wav, model_file)
     assert guest["language"] == native.transcript["language"]
 
 
+def test_memory_stays_flat_past_the_first_30_s(sandbox, model_file, jfk_samples):
+    # jfk.wav three times with 1.5 s pauses (37.5 s): whisper.cpp decodes a second 30 s window
+    # whose prompt carries the words of the first. Before the recipe's logits patch that prompt
+    # pass computed and kept logits for every prompt token (0.4 MB each for tiny.en), so the
+    # memory grew here by ~23 MiB (and by ~90 MiB once the prompt reaches its 224 tokens).
+    pause = np.zeros(int(1.5 * 16000), np.float32)
+    clip = np.tile(np.concatenate([jfk_samples, pause]), 3)
+    events: list[dict] = []
+    request = whisper_request(
+        model_file, [item(clip)], {"model": f"/models/{model_file.name}", "language": "en"}
+    )
+    result = sandbox.run(request, on_event=events.append)
+    assert result.ok, result.error
+    (out,) = result.outputs
+    assert wer(" ".join([JFK_TEXT] * 3), out["text"]).rate <= 0.05, out["text"]
+    assert out["segments"][-1]["end"] > 30.0  # the second window was decoded
+    peak = result.host["peak_memory_bytes"]
+    assert peak < 200 * 2**20, f"peak linear memory {peak / 2**20:.1f} MiB"
+    # Segment events carry the guest's memory: the first ones come when the first window is
+    # done, before the second window's prompt is decoded.
+    first_window = next(e["memory_bytes"] for e in events if e["event"] == "segment")
+    assert peak - first_window <= 8 * 2**20, (
+        f"memory grew from {first_window / 2**20:.1f} to {peak / 2**20:.1f} MiB in the second window"
+    )
+
+
 def test_remotemedia_names_shape_and_absolute_model_path(sandbox, model_file, jfk_samples):
     request = whisper_request(
         model_file,
