@@ -35,6 +35,7 @@
 #include "fatal.hpp"
 #include "ggml.h"
 #include "json_io.hpp"
+#include "request.hpp"
 
 namespace rm {
 namespace {
@@ -621,23 +622,6 @@ Error parse_params(const Value& request, Params& p) {
     return ok();
 }
 
-int finish_failed(const Error& err) {
-    {
-        FdSink out(1);
-        JsonWriter w(out);
-        w.begin_object();
-        w.field_bool("ok", false);
-        w.key("error");
-        w.begin_object();
-        write_error_fields(w, err);
-        w.end_object();
-        w.end_object();
-        out.write("\n", 1);
-    }
-    events::finish(false);
-    return 1;
-}
-
 const char* type_name_of_ftype(std::int32_t ftype) {
     return ftype % GGML_QNT_VERSION_FACTOR == GGML_FTYPE_ALL_F32 ? "f32" : "f16";
 }
@@ -695,7 +679,7 @@ int run_quantize(const Value& request) {
 
     Params p;
     Error err = parse_params(request, p);
-    if (err.failed()) return finish_failed(err);
+    if (err.failed()) return write_failure(err);
 
     Model m;
     Counts counts;
@@ -704,7 +688,7 @@ int run_quantize(const Value& request) {
     err = quantize(p, m, in, out, counts);
     if (err.failed()) {
         out.discard();
-        return finish_failed(err);
+        return write_failure(err);
     }
 
     {

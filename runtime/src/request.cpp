@@ -42,7 +42,9 @@ void write_string_list(JsonWriter& w, const std::vector<std::string>& items) {
     w.end_array();
 }
 
-int fail(const Error& err) {
+}  // namespace
+
+int write_failure(const Error& err) {
     {
         FdSink out(1);
         JsonWriter w(out);
@@ -58,6 +60,8 @@ int fail(const Error& err) {
     events::finish(false);
     return 1;
 }
+
+namespace {
 
 int describe() {
     {
@@ -173,18 +177,18 @@ int handle_request() {
     std::uint64_t request_bytes = 0;
     Error err = parse_request_stdin(max_request_bytes(), request, request_bytes);
     const double parse_ms = now_ms();
-    if (err.failed()) return fail(err);
+    if (err.failed()) return write_failure(err);
     if (is_quantize_request(request)) return run_quantize(request);  // quantize.cpp
 
     Plan plan;
     err = plan_request(std::move(request), plan);
     set_events_enabled(plan.events);
-    if (err.failed()) return fail(err);
+    if (err.failed()) return write_failure(err);
     if (plan.describe) return describe();
 
     RunOutcome outcome;
     err = execute(plan, outcome);
-    if (err.failed()) return fail(err);
+    if (err.failed()) return write_failure(err);
     return write_result(plan, outcome, request_bytes, parse_ms);
 }
 
