@@ -39,12 +39,9 @@ from rmstudio.core.models.ggml_types import FILE_TYPES, GGML_TYPES, TYPE_F16, TY
 from rmstudio.core.runs import Limits, Preopen
 from rmstudio.core.transcribe import WhisperOptions, transcribe_file
 from tests.conftest import REPO
+from tests.integration.test_whisper_guest import JFK_TEXT
 from tests.unit.test_models_support import SMALL, build_ggml
 
-JFK_TEXT = (
-    "And so my fellow Americans, ask not what your country can do for you, "
-    "ask what you can do for your country."
-)
 WER_TOLERANCE = 0.05  # one word of 22, as the other jfk tests allow
 TRANSCRIBED = ("q5_1", "q4_0")
 QUICK = ("q8_0", "q5_1", "q5_0", "q4_1", "q4_0")  # the types tiny's 384-wide rows allow
@@ -112,10 +109,6 @@ def assert_matches_native_ggml(lib: ctypes.CDLL, source: Path, produced: Path) -
         )
         kinds["quantized"] += 1
     return kinds
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
 def store_files(store: ModelStore) -> set[str]:
