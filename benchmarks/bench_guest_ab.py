@@ -110,7 +110,7 @@ def main() -> int:
         model = str(models.default_model(quant=fmt).path)
         for clip_name in args.clips:
             samples = make_clip(clip_name)
-            windows = plan_windows(samples, RATE, 1, max_window)
+            windows = plan_windows(samples, RATE, max_window)
             for config in args.configs:
                 manifest = default_manifest(WhisperOptions(model=model, language="en"))
                 manifest["nodes"][-1]["params"].update(CONFIGS[config])

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "-t",
         type=int,
         default=1,
-        help="cores to use: in the sandbox, windows of long audio (over 60 s) transcribed at once, "
+        help="cores to use: in the sandbox, windows of long audio (over 30 s) transcribed at once, "
         "one guest each; with --engine native, whisper.cpp's threads (see docs/PERFORMANCE.md)",
     )
     p.add_argument("--beam-size", type=int, default=1, help="beam search width (1 = greedy)")

@@ -8,7 +8,7 @@ it, so every cut is moved to the quietest stretch near where it would ideally fa
 
 The plan depends on the audio and ``max_window_s`` only, never on how many cores run it: the
 same file gives the same transcript on a laptop and on a 32-core server, with 1 thread or 8.
-Windows of at most 60 s give two cores work from a one-minute file on.
+Windows of at most 30 s give two cores work from 31 s of audio on.
 """
 
 from __future__ import annotations
@@ -21,8 +21,13 @@ import numpy as np
 
 FRAME_S = 0.02  # energy is measured over 20 ms frames
 QUIET_S = 0.2  # a cut lands in the middle of the quietest 200 ms around its ideal position
-MIN_WINDOW_S = 30.0  # never cut into windows shorter than one Whisper window
-DEFAULT_MAX_WINDOW_S = 60.0  # bounds guest memory (about 21 MB of 44.1 kHz stereo samples)
+# Whisper encodes audio 30 s at a time, padding anything shorter: a window of 31 s costs two
+# encoder passes, one of 29 s costs one. Windows of at most 30 s therefore cost the fewest
+# passes (a 60-s window takes three: whisper.cpp re-reads from the last segment boundary) and
+# give the host's threads many equal pieces of work to share.
+DEFAULT_MAX_WINDOW_S = 30.0
+FILL = 0.9  # windows are planned at 90% of the maximum, leaving room to move cuts to a pause
+MAX_REACH_S = 10.0  # a cut never moves further than this from its evenly spaced position
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,11 @@ def frame_energy(samples: np.ndarray, rate: int, frame_s: float = FRAME_S) -> tu
 
 
 def window_count(duration_s: float, max_window_s: float = DEFAULT_MAX_WINDOW_S) -> int:
-    """How many windows: enough to keep each under ``max_window_s``, none shorter than
-    MIN_WINDOW_S."""
-    if duration_s <= 0:
+    """How many windows: one if the audio fits in ``max_window_s``, else enough that evenly
+    spaced cuts leave each window at most FILL of the maximum."""
+    if duration_s <= max_window_s:
         return 1
-    wanted = math.ceil(duration_s / max_window_s)
-    return max(1, min(wanted, int(duration_s // MIN_WINDOW_S)))
+    return math.ceil(duration_s / (FILL * max_window_s))
 
 
 def plan_windows(
@@ -63,11 +67,13 @@ def plan_windows(
     rate: int,
     max_window_s: float = DEFAULT_MAX_WINDOW_S,
 ) -> list[Window]:
-    """Consecutive windows covering every frame exactly once, cut at quiet moments.
+    """Consecutive windows covering every frame exactly once, cut at quiet moments, none
+    longer than ``max_window_s``.
 
-    Each cut is searched within a quarter of a window (at most 10 s) of its ideal, evenly
-    spaced position; inside that range the 200 ms stretch with the least energy wins and the
-    cut goes in its middle.
+    Each cut is searched within a quarter of the even share (at most MAX_REACH_S) of its
+    evenly spaced position, and never so far that this window or the ones still to come would
+    exceed ``max_window_s``; inside that range the 200 ms stretch with the least energy wins
+    and the cut goes in its middle.
     """
     frames = int(np.asarray(samples).shape[0])
     duration = frames / rate if rate else 0.0
@@ -76,19 +82,24 @@ def plan_windows(
         return [Window(0, frames)]
     energy, hop = frame_energy(samples, rate)
     run = max(1, round(QUIET_S / FRAME_S))
-    # Energy summed over `run` consecutive frames, ending at each frame.
+    # Energy summed over `run` consecutive frames starting at each frame; a cut at stretch j
+    # falls at sample j * hop + offset, the stretch's middle.
     smooth = np.convolve(energy, np.ones(run), mode="valid") if energy.size >= run else energy
-    reach = min(10.0, duration / count / 4)
+    offset = (run * hop) // 2
+    longest = int(max_window_s * rate)
+    share = frames / count
+    reach = min(MAX_REACH_S * rate, share / 4)
     cuts = [0]
     for i in range(1, count):
-        ideal = i * duration / count
-        lo = max(int((ideal - reach) / FRAME_S), 0)
-        hi = min(int((ideal + reach) / FRAME_S), smooth.size - 1)
-        if hi <= lo:
-            cut = round(ideal * rate)
+        ideal = i * share
+        lo = max(ideal - reach, frames - (count - i) * longest, cuts[-1] + 1)
+        hi = min(ideal + reach, cuts[-1] + longest, frames - 1)
+        first = max(math.ceil((lo - offset) / hop), 0)
+        last = min(math.floor((hi - offset) / hop), smooth.size - 1)
+        if last < first:  # no whole stretch fits (tiny files, odd rates): cut at the ideal
+            cut = round(min(max(ideal, lo), hi))
         else:
-            best = lo + int(np.argmin(smooth[lo : hi + 1]))
-            cut = (best * hop) + (run * hop) // 2
-        cuts.append(min(max(cut, cuts[-1] + 1), frames - 1))
+            cut = (first + int(np.argmin(smooth[first : last + 1]))) * hop + offset
+        cuts.append(cut)
     cuts.append(frames)
     return [Window(a, b) for a, b in itertools.pairwise(cuts) if b > a]
