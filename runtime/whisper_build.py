@@ -296,6 +296,25 @@ _GEMM_K_LOOP_UNROLLED = """#if defined(__wasm_simd128__)
     for (int64_t kk = 0; kk < K; kk++) {
         GGML_F32_VEC Bv[RN];"""
 
+# ggml_vec_dot_f16 (the decoder's per-key attention products, every product of f16 weights
+# with one column) unrolled twice on wasm for the same reason as the GEMM's K loop.
+_F16_DOT_LOOP_ORIGINAL = """        for (int i = 0; i < np; i += GGML_F16_STEP) {
+            for (int j = 0; j < GGML_F16_ARR; j++) {
+                ax[j] = GGML_F16_VEC_LOAD(x + i + j*GGML_F16_EPR, j);
+                ay[j] = GGML_F16_VEC_LOAD(y + i + j*GGML_F16_EPR, j);
+
+                sum[j] = GGML_F16_VEC_FMA(sum[j], ax[j], ay[j]);"""
+_F16_DOT_LOOP_UNROLLED = """#if defined(__wasm_simd128__)
+        // RM Studio patch (runtime/whisper_build.py): one epoch check per two steps.
+#pragma clang loop unroll_count(2)
+#endif
+        for (int i = 0; i < np; i += GGML_F16_STEP) {
+            for (int j = 0; j < GGML_F16_ARR; j++) {
+                ax[j] = GGML_F16_VEC_LOAD(x + i + j*GGML_F16_EPR, j);
+                ay[j] = GGML_F16_VEC_LOAD(y + i + j*GGML_F16_EPR, j);
+
+                sum[j] = GGML_F16_VEC_FMA(sum[j], ax[j], ay[j]);"""
+
 # q8_0 matrix products two rows by two columns per call (the shape ggml already uses for ARM's
 # int8 matrix instructions, nrows = 2): each pair of weight blocks and each pair of activation
 # blocks is loaded and widened once for four dot products, and there are a quarter as many
@@ -400,6 +419,7 @@ static float rm_dot_widened_f16(const int n, const float * GGML_RESTRICT x,
     ggml_float sumf = 0.0;
     const int np = (n & ~(GGML_F16_STEP - 1));
     GGML_F16_VEC sum[GGML_F16_ARR] = { GGML_F16_VEC_ZERO };
+#pragma clang loop unroll_count(2)  // half as many epoch checks (see _GEMM_K_LOOP_UNROLLED)
     for (int i = 0; i < np; i += GGML_F16_STEP) {
         for (int j = 0; j < GGML_F16_ARR; j++) {
             const v128_t ax = wasm_v128_load(x + i + j*GGML_F16_EPR);
@@ -554,6 +574,7 @@ GGML_CPU_PATCHES = [
     ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
     ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),
     ("simd-gemm.h", _GEMM_K_LOOP_ORIGINAL, _GEMM_K_LOOP_UNROLLED),
+    ("vec.cpp", _F16_DOT_LOOP_ORIGINAL, _F16_DOT_LOOP_UNROLLED),
 ]
 
 
