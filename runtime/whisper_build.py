@@ -253,7 +253,9 @@ _SOFTMAX_ANCHOR = """        sum += (ggml_float)vaddvq_f32(val);
 _SOFTMAX_WASM = """        sum += (ggml_float)vaddvq_f32(val);
     }
 #elif defined(__wasm_simd128__)
-    // RM Studio patch (runtime/whisper_build.py): vector exp (see vec.h).
+    // RM Studio patch (runtime/whisper_build.py): vector exp (see vec.h), unrolled twice for
+    // half as many epoch checks (see _GEMM_K_LOOP_UNROLLED).
+#pragma clang loop unroll_count(2)
     for (; i + 3 < n; i += 4) {
         const v128_t val = ggml_v_expf(wasm_f32x4_sub(wasm_v128_load(x + i), wasm_f32x4_splat(max)));
         wasm_v128_store(y + i, val);
@@ -314,6 +316,21 @@ _F16_DOT_LOOP_UNROLLED = """#if defined(__wasm_simd128__)
                 ay[j] = GGML_F16_VEC_LOAD(y + i + j*GGML_F16_EPR, j);
 
                 sum[j] = GGML_F16_VEC_FMA(sum[j], ax[j], ay[j]);"""
+
+# The one-row q8_0 kernel (products with a single column: the decoder's, one token at a time)
+# unrolled twice on wasm, as the GEMM's K loop.
+_Q8_ROW_LOOP_ORIGINAL = """    v128_t sumv = wasm_f32x4_splat(0.0f);
+
+    for (; ib < nb; ++ib) {
+        const block_q8_0 * GGML_RESTRICT x0 = &x[ib];
+        const block_q8_0 * GGML_RESTRICT y0 = &y[ib];"""
+_Q8_ROW_LOOP_UNROLLED = """    v128_t sumv = wasm_f32x4_splat(0.0f);
+
+    // RM Studio patch (runtime/whisper_build.py): one epoch check per two blocks.
+#pragma clang loop unroll_count(2)
+    for (; ib < nb; ++ib) {
+        const block_q8_0 * GGML_RESTRICT x0 = &x[ib];
+        const block_q8_0 * GGML_RESTRICT y0 = &y[ib];"""
 
 # q8_0 matrix products two rows by two columns per call (the shape ggml already uses for ARM's
 # int8 matrix instructions, nrows = 2): each pair of weight blocks and each pair of activation
@@ -570,6 +587,7 @@ GGML_CPU_PATCHES = [
     ("ggml-cpu.c", _F16_TILE_CALL_ANCHOR, _F16_TILE_CALL),
     ("ggml-cpu.c", _Q8_NROWS_ORIGINAL, _Q8_NROWS_WASM),
     ("arch/wasm/quants.c", _Q8_KERNEL_ORIGINAL, _Q8_KERNEL_2X2),
+    ("arch/wasm/quants.c", _Q8_ROW_LOOP_ORIGINAL, _Q8_ROW_LOOP_UNROLLED),
     ("vec.h", _VEXP_ANCHOR, _VEXP_WASM),
     ("vec.cpp", _SOFTMAX_ANCHOR, _SOFTMAX_WASM),
     ("simd-gemm.h", _GEMM_TILE_ORIGINAL, _GEMM_TILE_WASM),
