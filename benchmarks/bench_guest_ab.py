@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/bench_guest_ab.py a=A.wasm b=B.wasm --clips jfk --rounds 3   # flag A/B
     .venv/bin/python benchmarks/bench_guest_ab.py a=A.wasm b=B.wasm --clips jfk-x48 babble60 \\
         --configs greedy beam5 bestof5 --formats q8_0 f16
+    .venv/bin/python benchmarks/bench_guest_ab.py native=native wasm=rmstudio/_guest/rm_executor.wasm \\
+        --clips jfk --formats q8_0 f16 --rounds 5 --warm      # sandbox vs native, interleaved
 
 For changes to the guest build (recipe patches, compiler flags) that must not change what the
 guest computes. Each clip is cut into windows as ``transcribe_file`` cuts it (each window a
@@ -16,6 +18,12 @@ builds interleaved within each round. Printed per clip, decoding setting and wei
 * CPU time of the host thread that runs the guests (``time.thread_time()``: wasmtime runs the
   guest on the calling thread, so this counts the guest's work and little of the shared
   machine's noise), one figure per round.
+
+``LABEL=native`` adds native whisper.cpp (the reference executor, one thread, on the same
+thread, its model kept loaded between runs), so the sandbox/native ratio is measured with the
+two interleaved rather than minutes apart. ``--warm`` runs the builds in warm guests (the
+model loaded once, as the app does; needs the reactor beside the module), otherwise each
+window gets a fresh instance and its time includes loading the model.
 
 Clips: ``jfk`` (samples/jfk.wav), ``jfk-xN`` (jfk.wav N times with 1.5 s pauses, as
 bench_whisper.py's long clip), ``mixS`` (S seconds of jfk, jfk reversed and noise in turn),
@@ -87,6 +95,7 @@ def main() -> int:
     ap.add_argument("--formats", nargs="+", default=["q8_0"], choices=["q8_0", "f16"])
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--max-window", type=float, default=None, help="seconds (default: transcribe_file's)")
+    ap.add_argument("--warm", action="store_true", help="warm guests (model loaded once), not fresh ones")
     args = ap.parse_args()
 
     from rmstudio.core import models
@@ -94,17 +103,23 @@ def main() -> int:
     from rmstudio.core.audio.windows import DEFAULT_MAX_WINDOW_S, plan_windows
     from rmstudio.core.engine.host import WasmEngine
     from rmstudio.core.engine.runtime_locator import GuestRuntime
+    from rmstudio.core.execute import execute
     from rmstudio.core.manifest.document import ManifestDocument
     from rmstudio.core.prepare import prepare_run
     from rmstudio.core.transcribe import WhisperOptions, default_manifest, transcript_in
 
-    engines: dict[str, WasmEngine] = {}
+    engines: dict[str, WasmEngine | None] = {}  # None: native whisper.cpp
     for spec in args.builds:
         label, _, path = spec.partition("=")
+        if path == "native":
+            engines[label] = None
+            continue
         if not path or not Path(path).is_file():
             raise SystemExit(f"{spec}: expected LABEL=path/to/rm_executor.wasm")
         engines[label] = WasmEngine(GuestRuntime(Path(path), {}))
         engines[label].load()  # compile (or load from the cache) outside the timed runs
+    # With models kept loaded, a first untimed round loads them (the app's first run).
+    warmup = 1 if args.warm or None in engines.values() else 0
     max_window = args.max_window or DEFAULT_MAX_WINDOW_S
     for fmt in args.formats:
         model = str(models.default_model(quant=fmt).path)
@@ -118,14 +133,19 @@ def main() -> int:
                 transcripts: dict[str, list] = {label: [] for label in engines}
                 peaks = dict.fromkeys(engines, 0)
                 cpu: dict[str, list[float]] = {label: [] for label in engines}
-                for round_ in range(args.rounds):
+                for round_ in range(warmup + args.rounds):
                     for label, engine in engines.items():
                         spent = 0.0
                         for w in windows:
                             audio = Audio(samples[w.start : w.end].reshape(-1, 1), RATE)
-                            with prepare_run(doc, audio=audio, start_time=w.start / RATE) as prepared:
+                            kind = "wasm" if engine is not None else "native"
+                            start = w.start / RATE
+                            with prepare_run(doc, audio=audio, start_time=start, engine=kind) as prepared:
                                 t0 = time.thread_time()
-                                result = engine.run(prepared.request)
+                                if engine is None:
+                                    result = execute(prepared.request, "native")
+                                else:
+                                    result = engine.run(prepared.request, warm=args.warm)
                                 spent += time.thread_time() - t0
                             if not result.ok:
                                 raise SystemExit(f"{label}, {clip_name}, {config}: {result.error.describe()}")
@@ -134,7 +154,8 @@ def main() -> int:
                                 tr = transcript_in(result) or {}
                                 segments = [(s["start"], s["end"], s["text"]) for s in tr.get("segments", [])]
                                 transcripts[label].append((tr.get("text"), segments))
-                        cpu[label].append(round(spent, 2))
+                        if round_ >= warmup:
+                            cpu[label].append(round(spent, 2))
                 reference = transcripts[next(iter(engines))]
                 row = {
                     "format": fmt,

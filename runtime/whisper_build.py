@@ -57,8 +57,10 @@ must find its original text exactly once, so a version bump cannot skip or misap
 
 * ``GGML_CPU_PATCHES`` (speed, wasm only): half floats widened and narrowed in SIMD registers
   instead of one at a time, a 2x2 q8_0 dot kernel, f16 products over tiles widened once, a
-  4x2 register tile for the flash-attention GEMM with its K loop unrolled twice (fewer of
-  wasmtime's epoch checks; all bit-identical to the unpatched code),
+  4x2 register tile for the flash-attention GEMM, and the hot loops (that GEMM's K loop, the
+  f16 dot products, the one-row q8_0 kernel, the softmax) unrolled twice so wasmtime's epoch
+  check, which spills their vector accumulators, comes half as often (all bit-identical to
+  the unpatched code),
   and a wasm SIMD ``ggml_v_expf`` for softmax (the approximation native builds use).
 * ``WHISPER_PATCHES`` (memory): no up-front logits reservation, the decoder's compute buffer
   reserved for one token per decoder (linear memory for tiny.en q8_0: 324 -> 147 MiB), and
