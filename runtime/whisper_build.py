@@ -456,6 +456,7 @@ static float rm_dot_widened_f16(const int n, const float * GGML_RESTRICT x,
 // Half floats to floats, 4 at a time with the (patched) SIMD load; exact either way.
 static void rm_widen_f16(const ggml_fp16_t * GGML_RESTRICT x, float * GGML_RESTRICT y, const int64_t n) {
     int64_t i = 0;
+#pragma clang loop unroll_count(4)  // fewer epoch checks (see _GEMM_K_LOOP_UNROLLED)
     for (; i + 4 <= n; i += 4) {
         wasm_v128_store(y + i, __wasm_f16x4_load(x + i));
     }
