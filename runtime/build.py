@@ -60,11 +60,12 @@ WASI_EMULATION = [
 ]
 LINK_FLAGS = [
     "-Wl,-z,stack-size=8388608",  # 8 MiB: whisper.cpp keeps sizeable arrays on the stack
-    "-Wl,--strip-debug",  # keep the name section so traps name the function
     "-lwasi-emulated-signal",
     "-lwasi-emulated-process-clocks",
     "-lwasi-emulated-mman",
 ]
+# What happens to a linked module before it is written (part of the build key).
+POST_LINK = "DWARF sections removed, the name section kept (strip_debug_sections)"
 
 
 class BuildError(RuntimeError):
@@ -223,7 +224,7 @@ def _compile(unit: Unit, obj: Path) -> tuple[Path, float, bool]:
 def build_key(units: list[Unit], toolchain: str) -> str:
     h = hashlib.sha256()
     h.update(toolchain.encode())
-    h.update("\0".join([*TARGET, *ARCH_FLAGS, *OPT_FLAGS, *LINK_FLAGS]).encode())
+    h.update("\0".join([*TARGET, *ARCH_FLAGS, *OPT_FLAGS, *LINK_FLAGS, POST_LINK]).encode())
     for u in units:
         h.update(_unit_label(u).encode())
         h.update("\0".join(u.flags).encode())
@@ -327,6 +328,7 @@ def build(force: bool = False, jobs: int | None = None, log=print) -> Path:
         "ggml": whisper_build.source_versions(whisper)["ggml"],
         "pywhispercpp_sdist_sha256": sources.PYWHISPERCPP_SHA256,
         "flags": {"arch": ARCH_FLAGS, "opt": OPT_FLAGS, "link": LINK_FLAGS},
+        "post_link": POST_LINK,
         "linked": [_unit_label(u) for u in units],
         "allocator": "runtime/src/heap.cpp",
         "source_patches": whisper_build.patch_summary(),
@@ -354,7 +356,40 @@ def _link(objects: list[Path], out: Path, extra: list[str]) -> None:
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise BuildError(f"linking {out.name} failed:\n" + (proc.stderr or proc.stdout).strip()[-4000:])
+    tmp.write_bytes(strip_debug_sections(tmp.read_bytes()))
     os.replace(tmp, out)
+
+
+def strip_debug_sections(module: bytes) -> bytes:
+    """The module without its DWARF (``.debug_*`` custom sections, ~16 MB from zig's libc and
+    libc++), keeping the ``name`` section so traps and profilers name functions. wasm-ld's
+    ``--strip-debug`` drops both, and zig does not pass ``--keep-section`` through."""
+    if module[:4] != b"\0asm":
+        raise BuildError("the linker's output is not a WebAssembly module")
+
+    def leb(pos: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = module[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value, pos
+
+    out = bytearray(module[:8])
+    pos = 8
+    while pos < len(module):
+        start = pos
+        section_id = module[pos]
+        size, body = leb(pos + 1)
+        pos = body + size
+        if section_id == 0:
+            name_len, name_at = leb(body)
+            if module[name_at : name_at + name_len].startswith(b".debug_"):
+                continue
+        out += module[start:pos]
+    return bytes(out)
 
 
 def main(argv: list[str] | None = None) -> int:
