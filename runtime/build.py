@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,11 +361,10 @@ def _link(objects: list[Path], out: Path, extra: list[str]) -> None:
     os.replace(tmp, out)
 
 
-def strip_debug_sections(module: bytes) -> bytes:
-    """The module without its DWARF (``.debug_*`` custom sections, ~16 MB from zig's libc and
-    libc++), keeping the ``name`` section so traps and profilers name functions. wasm-ld's
-    ``--strip-debug`` drops both, and zig does not pass ``--keep-section`` through."""
-    if module[:4] != b"\0asm":
+def module_sections(module: bytes) -> Iterator[tuple[int, str | None, int, int]]:
+    """Each section of a WebAssembly module: (id, the name of a custom section or None, start,
+    end), start and end spanning the whole section with its header."""
+    if module[:8] != b"\0asm\x01\0\0\0":
         raise BuildError("the linker's output is not a WebAssembly module")
 
     def leb(pos: int) -> tuple[int, int]:
@@ -377,19 +377,27 @@ def strip_debug_sections(module: bytes) -> bytes:
             if byte < 0x80:
                 return value, pos
 
-    out = bytearray(module[:8])
     pos = 8
     while pos < len(module):
-        start = pos
-        section_id = module[pos]
         size, body = leb(pos + 1)
+        name = None
+        if module[pos] == 0:
+            name_len, at = leb(body)
+            name = module[at : at + name_len].decode("utf-8", "replace")
+        yield module[pos], name, pos, body + size
         pos = body + size
-        if section_id == 0:
-            name_len, name_at = leb(body)
-            if module[name_at : name_at + name_len].startswith(b".debug_"):
-                continue
-        out += module[start:pos]
-    return bytes(out)
+
+
+def strip_debug_sections(module: bytes) -> bytes:
+    """The module without its DWARF (``.debug_*`` custom sections, ~16 MB from zig's libc and
+    libc++), keeping the ``name`` section so traps and profilers name functions. wasm-ld's
+    ``--strip-debug`` drops both, and zig does not pass ``--keep-section`` through."""
+    kept = [
+        module[start:end]
+        for _, name, start, end in module_sections(module)
+        if not (name or "").startswith(".debug_")
+    ]
+    return module[:8] + b"".join(kept)
 
 
 def main(argv: list[str] | None = None) -> int:

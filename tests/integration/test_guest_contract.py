@@ -212,36 +212,15 @@ def test_process_exit_after_a_run_is_clean():
         assert proc.stderr == "", proc.stderr
 
 
-def _custom_sections(module: bytes) -> dict[str, int]:
-    """Custom section name -> size, read straight from the binary format."""
-
-    def leb(pos: int) -> tuple[int, int]:
-        value = shift = 0
-        while True:
-            byte = module[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value, pos
-
-    sections, pos = {}, 8
-    while pos < len(module):
-        size, body = leb(pos + 1)
-        if module[pos] == 0:
-            name_len, at = leb(body)
-            sections[module[at : at + name_len].decode()] = size
-        pos = body + size
-    return sections
-
-
 @pytest.mark.parametrize("which", ["command", "reactor"])
 def test_modules_name_their_functions_and_carry_no_dwarf(sandbox, which):
     """Traps and profiles name the guest's functions (the name section is kept); the ~16 MB of
     DWARF from zig's libc is not shipped."""
+    import build  # runtime/build.py (tests/conftest.py puts runtime/ on the path)
+
     path = sandbox.runtime.path if which == "command" else sandbox.runtime.reactor_path
     module = path.read_bytes()
-    sections = _custom_sections(module)
+    sections = [name for _, name, _, _ in build.module_sections(module) if name is not None]
     assert "name" in sections, sections
     assert not [s for s in sections if s.startswith(".debug_")], sections
     assert b"ggml_vec_dot_q8_0_q8_0" in module and b"whisper_full" in module
