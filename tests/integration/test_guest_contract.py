@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -216,7 +217,10 @@ def test_process_exit_after_a_run_is_clean():
 def test_modules_name_their_functions_and_carry_no_dwarf(sandbox, which):
     """Traps and profiles name the guest's functions (the name section is kept); the ~16 MB of
     DWARF from zig's libc is not shipped."""
-    import build  # runtime/build.py (tests/conftest.py puts runtime/ on the path)
+    # runtime/build.py by its path: `import build` can find the repo's build/ directory first.
+    spec = importlib.util.spec_from_file_location("rm_runtime_build", REPO / "runtime" / "build.py")
+    build = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(build)
 
     path = sandbox.runtime.path if which == "command" else sandbox.runtime.reactor_path
     module = path.read_bytes()
