@@ -58,9 +58,9 @@ must find its original text exactly once, so a version bump cannot skip or misap
 * ``GGML_CPU_PATCHES`` (speed, wasm only): half floats widened and narrowed in SIMD registers
   instead of one at a time, a 2x2 q8_0 dot kernel, f16 products over tiles widened once, a
   4x2 register tile for the flash-attention GEMM, and the hot loops (that GEMM's K loop, the
-  f16 dot products, the one-row q8_0 kernel, the softmax) unrolled twice so wasmtime's epoch
-  check, which spills their vector accumulators, comes half as often (all bit-identical to
-  the unpatched code),
+  f16 dot products, the one-row q8_0 kernel, the softmax; the f16 widening four times)
+  unrolled so wasmtime's epoch check, which spills their vector registers, comes less often
+  (all bit-identical to the unpatched code),
   and a wasm SIMD ``ggml_v_expf`` for softmax (the approximation native builds use).
 * ``WHISPER_PATCHES`` (memory): no up-front logits reservation, the decoder's compute buffer
   reserved for one token per decoder (linear memory for tiny.en q8_0: 324 -> 147 MiB), and
@@ -293,12 +293,20 @@ _GEMM_TILE_WASM = """#elif defined(__wasm_simd128__)
 # (3.40: more registers than x86-64 has). Same operations in the same order: results unchanged.
 _GEMM_K_LOOP_ORIGINAL = """    for (int64_t kk = 0; kk < K; kk++) {
         GGML_F32_VEC Bv[RN];"""
-_GEMM_K_LOOP_UNROLLED = """#if defined(__wasm_simd128__)
-    // RM Studio patch (runtime/whisper_build.py): one epoch check per two steps.
-#pragma clang loop unroll_count(2)
-#endif
-    for (int64_t kk = 0; kk < K; kk++) {
-        GGML_F32_VEC Bv[RN];"""
+
+
+def _unrolled_twice(loop: str) -> str:
+    """``loop`` (an upstream loop's first lines) with a wasm-only pragma unrolling it twice."""
+    indent = loop[: len(loop) - len(loop.lstrip())]
+    return (
+        "#if defined(__wasm_simd128__)\n"
+        f"{indent}// RM Studio patch (runtime/whisper_build.py): one epoch check per two steps.\n"
+        "#pragma clang loop unroll_count(2)\n"
+        "#endif\n" + loop
+    )
+
+
+_GEMM_K_LOOP_UNROLLED = _unrolled_twice(_GEMM_K_LOOP_ORIGINAL)
 
 # ggml_vec_dot_f16 (the decoder's per-key attention products, every product of f16 weights
 # with one column) unrolled twice on wasm for the same reason as the GEMM's K loop.
@@ -308,31 +316,14 @@ _F16_DOT_LOOP_ORIGINAL = """        for (int i = 0; i < np; i += GGML_F16_STEP) 
                 ay[j] = GGML_F16_VEC_LOAD(y + i + j*GGML_F16_EPR, j);
 
                 sum[j] = GGML_F16_VEC_FMA(sum[j], ax[j], ay[j]);"""
-_F16_DOT_LOOP_UNROLLED = """#if defined(__wasm_simd128__)
-        // RM Studio patch (runtime/whisper_build.py): one epoch check per two steps.
-#pragma clang loop unroll_count(2)
-#endif
-        for (int i = 0; i < np; i += GGML_F16_STEP) {
-            for (int j = 0; j < GGML_F16_ARR; j++) {
-                ax[j] = GGML_F16_VEC_LOAD(x + i + j*GGML_F16_EPR, j);
-                ay[j] = GGML_F16_VEC_LOAD(y + i + j*GGML_F16_EPR, j);
-
-                sum[j] = GGML_F16_VEC_FMA(sum[j], ax[j], ay[j]);"""
+_F16_DOT_LOOP_UNROLLED = _unrolled_twice(_F16_DOT_LOOP_ORIGINAL)
 
 # The one-row q8_0 kernel (products with a single column: the decoder's, one token at a time)
 # unrolled twice on wasm, as the GEMM's K loop.
-_Q8_ROW_LOOP_ORIGINAL = """    v128_t sumv = wasm_f32x4_splat(0.0f);
-
-    for (; ib < nb; ++ib) {
+_Q8_ROW_LOOP_ORIGINAL = """    for (; ib < nb; ++ib) {
         const block_q8_0 * GGML_RESTRICT x0 = &x[ib];
         const block_q8_0 * GGML_RESTRICT y0 = &y[ib];"""
-_Q8_ROW_LOOP_UNROLLED = """    v128_t sumv = wasm_f32x4_splat(0.0f);
-
-    // RM Studio patch (runtime/whisper_build.py): one epoch check per two blocks.
-#pragma clang loop unroll_count(2)
-    for (; ib < nb; ++ib) {
-        const block_q8_0 * GGML_RESTRICT x0 = &x[ib];
-        const block_q8_0 * GGML_RESTRICT y0 = &y[ib];"""
+_Q8_ROW_LOOP_UNROLLED = _unrolled_twice(_Q8_ROW_LOOP_ORIGINAL)
 
 # q8_0 matrix products two rows by two columns per call (the shape ggml already uses for ARM's
 # int8 matrix instructions, nrows = 2): each pair of weight blocks and each pair of activation
