@@ -137,3 +137,42 @@ def test_a_runtime_without_reactor_runs_fresh(tmp_path, sandbox):
     assert eng.runtime.reactor_path is None
     result = eng.run(RunRequest(chain(("MultiplyNode", {"multiplier": 2})), [5]), warm=True)
     assert result.ok and result.outputs == [10] and "warm" not in result.host
+
+
+def test_guests_left_to_the_garbage_collector_do_not_crash_the_process(sandbox):
+    """A warm guest and its epoch watch form a reference cycle; the collector frees its parts
+    in any order, and a store deleted after its watch once jumped into a freed callback (a
+    segfault that killed the GUI test run). Run in a child so a crash is a failure, not an abort."""
+    script = """
+import gc
+import wasmtime
+from rmstudio.core.engine import WasmEngine, wasmtime_ext
+from rmstudio.core.engine.runtime_locator import locate
+from rmstudio.core.runs import RunRequest
+from tests.integration.test_audio_differential import chain
+
+# The direct case: the watch goes first, then the store it was installed in.
+engine = wasmtime.Engine(wasmtime.Config())
+for _ in range(50):
+    store = wasmtime.Store(engine)
+    watch = wasmtime_ext.EpochWatch(store, lambda: None)
+    del watch
+    gc.collect()
+    del store
+# The way the app meets it: pooled guests dropped with their engine, never closed.
+for _ in range(5):
+    eng = WasmEngine(locate())
+    result = eng.run(RunRequest(chain(("MultiplyNode", {"multiplier": 2})), [1]), warm=True)
+    assert result.ok and eng.warm_pool.idle_count == 1, result.error
+    del eng, result
+    gc.collect()
+assert not wasmtime_ext._watches, "every deleted store removed its entry"
+print("survived")
+"""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).parents[2]
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=repo, timeout=300)
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])

@@ -234,8 +234,7 @@ class WasmEngine:
             finally:
                 final_memory = state.sample_memory()
                 state.memory = None
-                # Drop every per-run object here, on this thread (see module docstring); the
-                # store goes before the epoch callback it may still reference.
+                # Drop every per-run object here, on this thread (see module docstring).
                 instance = None
                 store.close()
                 del store, watch

@@ -19,7 +19,9 @@ engine tests exercise them, so a wasmtime upgrade that changes them fails loudly
 from __future__ import annotations
 
 import ctypes
+import itertools
 import time
+import weakref
 from collections.abc import Callable
 
 import wasmtime
@@ -39,28 +41,48 @@ _CALLBACK_TYPE = ctypes.CFUNCTYPE(
 _FINALIZER_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _UPDATE_CONTINUE = 0
 
+# The store keeps raw pointers to the callback and finalizer until it is deleted, which may
+# happen after the EpochWatch that installed them is gone (a garbage-collected cycle frees
+# its members in any order). A freed ctypes thunk there is a jump into freed memory, so both
+# are module-level thunks that live as long as the process; each store passes a token that
+# finds its watch, held weakly so the registry never keeps a store alive.
+_watches: dict[int, weakref.ref[EpochWatch]] = {}
+_tokens = itertools.count(1)
+
+
+def _on_deadline(_ctx, data, delta, kind):  # runs on the thread executing the guest
+    watch = _watches.get(data or 0)
+    target = watch() if watch is not None else None
+    try:
+        stop = target.decide() if target is not None else None
+    except Exception as exc:  # never let an exception cross the C boundary
+        stop = f"internal error in deadline check: {exc}"
+    if stop is not None:
+        err = ffi.wasmtime_error_new(stop.encode("utf-8", "replace"))
+        return ctypes.cast(err, ctypes.c_void_p).value or 0
+    delta[0] = 1
+    kind[0] = _UPDATE_CONTINUE
+    return 0
+
+
+def _on_store_deleted(data):
+    _watches.pop(data or 0, None)
+
+
+_DEADLINE_THUNK = _CALLBACK_TYPE(_on_deadline)
+_FINALIZER_THUNK = _FINALIZER_TYPE(_on_store_deleted)
+
 
 class EpochWatch:
-    """Installs a per-store epoch callback; keep this object alive as long as the store."""
+    """Installs a per-store epoch callback; the guest keeps running if this object is dropped."""
 
     def __init__(self, store: wasmtime.Store, decide: DeadlineDecision) -> None:
-        self._decide = decide
-
-        def on_deadline(_ctx, _data, delta, kind):  # runs on the thread executing the guest
-            try:
-                stop = self._decide()
-            except Exception as exc:  # never let an exception cross the C boundary
-                stop = f"internal error in deadline check: {exc}"
-            if stop is not None:
-                err = ffi.wasmtime_error_new(stop.encode("utf-8", "replace"))
-                return ctypes.cast(err, ctypes.c_void_p).value or 0
-            delta[0] = 1
-            kind[0] = _UPDATE_CONTINUE
-            return 0
-
-        self._callback = _CALLBACK_TYPE(on_deadline)
-        self._finalizer = _FINALIZER_TYPE(lambda _data: None)
-        ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), self._callback, None, self._finalizer)
+        self.decide = decide
+        token = next(_tokens)
+        _watches[token] = weakref.ref(self)
+        ffi.wasmtime_store_epoch_deadline_callback(
+            store.ptr(), _DEADLINE_THUNK, ctypes.c_void_p(token), _FINALIZER_THUNK
+        )
         store.set_epoch_deadline(1)
 
 
