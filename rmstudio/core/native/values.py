@@ -105,9 +105,9 @@ def numeric_map(value: Any, fn: Callable[[float], float], describe: Callable[[An
     if isinstance(value, np.ndarray):
         out_dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
         wide = value.astype(np.float64)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # overflow to inf when rounding to float32 is the rule too
             result = np.asarray(fn(wide), dtype=np.float64)
-        return result.astype(out_dtype)
+            return result.astype(out_dtype)
     if isinstance(value, bool) or value is None:
         raise describe(value)
     if isinstance(value, (int, float)):
