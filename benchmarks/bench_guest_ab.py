@@ -22,8 +22,9 @@ builds interleaved within each round. Printed per clip, decoding setting and wei
 ``LABEL=native`` adds native whisper.cpp (the reference executor, one thread, on the same
 thread, its model kept loaded between runs), so the sandbox/native ratio is measured with the
 two interleaved rather than minutes apart. ``--warm`` runs the builds in warm guests (the
-model loaded once, as the app does; needs the reactor beside the module), otherwise each
-window gets a fresh instance and its time includes loading the model.
+model loaded once, as the app does; needs ``rm_executor.reactor.wasm`` beside the module, so
+keep each build in its own directory), otherwise each window gets a fresh instance and its
+time includes loading the model.
 
 Clips: ``jfk`` (samples/jfk.wav), ``jfk-xN`` (jfk.wav N times with 1.5 s pauses, as
 bench_whisper.py's long clip), ``mixS`` (S seconds of jfk, jfk reversed and noise in turn),
@@ -102,7 +103,7 @@ def main() -> int:
     from rmstudio.core.audio.load import Audio
     from rmstudio.core.audio.windows import DEFAULT_MAX_WINDOW_S, plan_windows
     from rmstudio.core.engine.host import WasmEngine
-    from rmstudio.core.engine.runtime_locator import GuestRuntime
+    from rmstudio.core.engine.runtime_locator import REACTOR_NAME, GuestRuntime
     from rmstudio.core.execute import execute
     from rmstudio.core.manifest.document import ManifestDocument
     from rmstudio.core.prepare import prepare_run
@@ -116,7 +117,12 @@ def main() -> int:
             continue
         if not path or not Path(path).is_file():
             raise SystemExit(f"{spec}: expected LABEL=path/to/rm_executor.wasm")
-        engines[label] = WasmEngine(GuestRuntime(Path(path), {}))
+        # A reactor of the same build beside the module (as the build writes it) serves --warm.
+        beside = Path(path).with_name(REACTOR_NAME)
+        info = {"reactor": {"file": REACTOR_NAME}} if args.warm and beside.is_file() else {}
+        if args.warm and not info:
+            raise SystemExit(f"{spec}: --warm needs {REACTOR_NAME} beside the module")
+        engines[label] = WasmEngine(GuestRuntime(Path(path), info))
         engines[label].load()  # compile (or load from the cache) outside the timed runs
     # With models kept loaded, a first untimed round loads them (the app's first run).
     warmup = 1 if args.warm or None in engines.values() else 0
@@ -149,6 +155,8 @@ def main() -> int:
                                 spent += time.thread_time() - t0
                             if not result.ok:
                                 raise SystemExit(f"{label}, {clip_name}, {config}: {result.error.describe()}")
+                            if args.warm and engine is not None and round_ >= warmup:
+                                assert result.host.get("warm") == "reused", result.host  # model not reloaded
                             peaks[label] = max(peaks[label], result.host.get("peak_memory_bytes", 0))
                             if round_ == 0:
                                 tr = transcript_in(result) or {}
