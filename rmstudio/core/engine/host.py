@@ -60,6 +60,23 @@ class RunControl:
         return self._cancelled.is_set()
 
 
+# What the compiled-module cache keys on besides the module: keep in step with engine_config.
+ENGINE_FINGERPRINT = "epoch=1;simd=1;opt=speed"
+
+
+def engine_config() -> wasmtime.Config:
+    """The sandbox's code generation: epoch checks (timeouts, cancel), SIMD128, optimised.
+
+    Benchmarks that measure what this engine can do (benchmarks/bench_encoder_gflops.py)
+    compile with the same settings, epoch checks included.
+    """
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    config.wasm_simd = True
+    config.cranelift_opt_level = "speed"
+    return config
+
+
 class _Ticker:
     """Advances the engine's epoch every TICK_S while at least one run is active."""
 
@@ -97,12 +114,8 @@ class WasmEngine:
 
     def __init__(self, runtime: GuestRuntime | None = None, use_cache: bool = True) -> None:
         self.runtime = runtime or locate()
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        config.wasm_simd = True
-        config.cranelift_opt_level = "speed"
-        self.fingerprint = "epoch=1;simd=1;opt=speed"
-        self.engine = wasmtime.Engine(config)
+        self.fingerprint = ENGINE_FINGERPRINT
+        self.engine = wasmtime.Engine(engine_config())
         self._ticker = _Ticker(self.engine)
         self._module_lock = threading.Lock()
         self._loaded: LoadedModule | None = None
