@@ -423,6 +423,7 @@ class WhisperNode final : public Node {
             g_log.node_id = ctx.node_id();
             g_log.last_problem.clear();
             const std::size_t failed_before = failed_allocation_bytes();
+            whisper_reset_timings(wctx_);  // the log line below reports this request's encoder
             const int rc = whisper_full(wctx_, wp, audio.data(), static_cast<int>(audio.size()));
             if (rc != 0) {
                 forget_loaded(model_ref_);
@@ -455,8 +456,18 @@ class WhisperNode final : public Node {
             {"effective_threads", Value::number(1)},
         });
         char line[256];
-        std::snprintf(line, sizeof line, "transcribed %.1f s in %.2f s on 1 thread (%lld requested)", job.duration,
-                      (now_ms() - t_start) / 1000.0, static_cast<long long>(requested_threads_));
+        int used = std::snprintf(line, sizeof line, "transcribed %.1f s in %.2f s on 1 thread (%lld requested)",
+                                 job.duration, (now_ms() - t_start) / 1000.0,
+                                 static_cast<long long>(requested_threads_));
+        // Where the time went, in whisper.cpp's own clocks: the encoder's share is what
+        // benchmarks/bench_encoder_gflops.py turns into GFLOP/s against the SIMD peak.
+        if (whisper_timings* t = audio.empty() ? nullptr : whisper_get_timings(wctx_)) {
+            if (used > 0 && static_cast<std::size_t>(used) < sizeof line) {
+                std::snprintf(line + used, sizeof line - used, "; encoder %.1f ms per pass, decoder %.2f ms per token",
+                              t->encode_ms, t->decode_ms);
+            }
+            delete t;  // whisper_get_timings hands over a new object
+        }
         ctx.log(line);
         return ok();
     }
