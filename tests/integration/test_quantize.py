@@ -507,42 +507,54 @@ def test_cli_quantize(tmp_path, tiny_en_ggml):
 
 
 def test_cli_ctrl_c_cancels(tmp_path, tiny_en_ggml):
-    """SIGINT while the guest works: exit 130, "cancelled", nothing added to the store."""
+    """SIGINT while the guest works: exit 130, "cancelled", nothing added to the store.
+
+    tiny.en quantizes in about 0.3 s, and the interrupt is sent when the first tensor's
+    progress line arrives, so most of the work is still ahead. An interrupt that lands after
+    the end three times running means cancelling is far too slow: that fails, it is not skipped.
+    """
     import signal
-    import time
 
     data = tmp_path / "data"
     ModelStore(data / "models").import_model(tiny_en_ggml["f16"], name="tiny.en")
     env = {**os.environ, "RMSTUDIO_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rmstudio", "models", "quantize", "tiny.en", "--type", "q4_0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
-    # wait for the first progress line (the guest is running), then interrupt
-    seen = threading.Event()
 
-    def watch() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if "quantizing tiny.en" in line:
-                seen.set()
-            lines.append(line)
+    def interrupted_run() -> tuple[subprocess.Popen[str], list[str], str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rmstudio", "models", "quantize", "tiny.en", "--type", "q4_0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,  # universal newlines: each carriage-return update of the bar is a line
+            cwd=REPO,
+            env=env,
+        )
+        seen = threading.Event()
+        lines: list[str] = []
 
-    lines: list[str] = []
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    assert seen.wait(120), "no progress line"
-    time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(60)
-    reader.join(10)
-    assert proc.stdout is not None
-    if "quantized tiny.en" in proc.stdout.read():
-        pytest.skip("the quantization finished before the interrupt arrived")
+        def watch() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if "quantizing tiny.en" in line:
+                    seen.set()
+                lines.append(line)
+
+        reader = threading.Thread(target=watch, daemon=True)
+        reader.start()
+        assert seen.wait(120), "no progress line"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        reader.join(10)
+        assert proc.stdout is not None
+        return proc, lines, proc.stdout.read()
+
+    for _attempt in range(3):
+        proc, lines, stdout = interrupted_run()
+        if "quantized tiny.en" not in stdout:
+            break
+        assert proc.returncode == 0, "".join(lines)  # finished first: it must at least be whole
+        ModelStore(data / "models").remove("tiny.en-q4_0")
+    else:
+        pytest.fail("three interrupts sent at the first progress line all arrived after the end")
     assert proc.returncode == 130, "".join(lines)
     assert lines[-1].strip() == "cancelled"
     files = {p.name for p in (data / "models").iterdir()}
