@@ -23,33 +23,74 @@ from rmstudio.core.runs import Preopen
 GUEST_MODELS_DIR = "/models"
 
 
+COPY_SUFFIX = ".copy"  # an entry copied across filesystems, not linked
+
+
+def staging_dir() -> Path:
+    return cache_dir() / "package-models"
+
+
 def stage_model(path: Path) -> Path:
-    """A directory holding only ``path`` (hard link, else a one-time copy), reused across runs."""
+    """A directory holding only ``path`` (hard link, else a one-time copy), reused across runs.
+
+    Entries are keyed by the source's path, size and modification time, so a model replaced
+    on disk gets a new entry; the entries it supersedes are removed here, as are hard links
+    whose source is gone (a link would otherwise keep a deleted model's bytes on disk).
+    """
     st = path.stat()
     where = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     key = f"{where}-{st.st_size:x}-{st.st_mtime_ns:x}"
-    base = cache_dir() / "package-models"
-    target_dir = base / key
-    target = target_dir / path.name
-    if target.is_file() and not target.is_symlink() and target.stat().st_size == st.st_size:
-        return target_dir
+    base = staging_dir()
+    _prune(base, where, key)
+    for target_dir in (base / key, base / (key + COPY_SUFFIX)):
+        target = target_dir / path.name
+        if target.is_file() and not target.is_symlink() and target.stat().st_size == st.st_size:
+            return target_dir
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".stage-", dir=base))
     try:
         try:
             os.link(path, tmp / path.name)
+            target_dir = base / key
         except OSError:
             shutil.copyfile(path, tmp / path.name)
+            target_dir = base / (key + COPY_SUFFIX)
         try:
             os.rename(tmp, target_dir)
         except OSError:
-            if not target.is_file():
+            if not (target_dir / path.name).is_file():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target_dir
+
+
+def _prune(base: Path, where: str, key: str) -> None:
+    """Remove entries of an older version of this source, and links whose source was deleted.
+
+    Best effort: an entry another process removes first, or cannot remove, is left alone.
+    """
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue  # staging in progress
+        stem = name.removesuffix(COPY_SUFFIX)
+        superseded = stem.startswith(where + "-") and stem != key
+        orphaned = False
+        if not superseded and not name.endswith(COPY_SUFFIX):
+            try:
+                files = [f for f in entry.iterdir() if f.is_file()]
+                orphaned = len(files) == 1 and files[0].stat().st_nlink == 1
+            except OSError:
+                continue
+        if superseded or orphaned:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @dataclass
