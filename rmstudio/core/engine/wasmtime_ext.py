@@ -51,7 +51,7 @@ _tokens = itertools.count(1)
 
 
 def _on_deadline(_ctx, data, delta, kind):  # runs on the thread executing the guest
-    watch = _watches.get(data or 0)
+    watch = _watches.get(data or 0) if _watches is not None else None
     target = watch() if watch is not None else None
     try:
         stop = target.decide() if target is not None else None
@@ -66,11 +66,16 @@ def _on_deadline(_ctx, data, delta, kind):  # runs on the thread executing the g
 
 
 def _on_store_deleted(data):
-    _watches.pop(data or 0, None)
+    if _watches is not None:  # None only while the interpreter tears this module down
+        _watches.pop(data or 0, None)
 
 
 _DEADLINE_THUNK = _CALLBACK_TYPE(_on_deadline)
 _FINALIZER_THUNK = _FINALIZER_TYPE(_on_store_deleted)
+# One extra reference each, never released: at interpreter exit module globals are cleared in
+# no fixed order, and a store still alive then must not call a freed thunk.
+for _thunk in (_DEADLINE_THUNK, _FINALIZER_THUNK):
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(_thunk))
 
 
 class EpochWatch:
