@@ -52,7 +52,8 @@ def to_output(value: Any, encoding: str) -> Any:
     """Write an internal value as JSON per ``options.array_encoding``."""
     if isinstance(value, np.ndarray):
         if encoding == "json":
-            return _list_out(value.astype(np.float64).tolist())
+            with np.errstate(invalid="ignore"):  # a signalling NaN widens to a quiet one, as in the guest
+                return _list_out(value.astype(np.float64).tolist())
         return typed_arrays.encode(value)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
@@ -104,8 +105,8 @@ def numeric_map(value: Any, fn: Callable[[float], float], describe: Callable[[An
     """
     if isinstance(value, np.ndarray):
         out_dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
-        wide = value.astype(np.float64)
-        with np.errstate(all="ignore"):  # overflow to inf when rounding to float32 is the rule too
+        with np.errstate(all="ignore"):  # signalling NaNs quieten, overflow rounds to inf: as the guest
+            wide = value.astype(np.float64)
             result = np.asarray(fn(wide), dtype=np.float64)
             return result.astype(out_dtype)
     if isinstance(value, bool) or value is None:
