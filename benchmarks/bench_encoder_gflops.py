@@ -99,14 +99,12 @@ def best_rate(call, lanes: int) -> float:
     return max(rates)
 
 
-def wasm_peak(work: Path) -> float:
+def wasm_peak(source: Path) -> float:
     import wasmtime
 
     from rmstudio.core.engine.host import engine_config
 
-    source = work / "peak.c"
-    source.write_text(KERNEL)
-    module_path = work / "peak.wasm"
+    module_path = source.with_suffix(".wasm")
     zig_cc(["-target", "wasm32-freestanding", "-O2", "-msimd128", "-DLANES=4", "-nostdlib",
             "-Wl,--no-entry", "-Wl,--export=peak", str(source), "-o", str(module_path)])  # fmt: skip
     engine = wasmtime.Engine(engine_config())
@@ -117,10 +115,8 @@ def wasm_peak(work: Path) -> float:
     return best_rate(lambda n: fn(store, n, 0.9999, 1e-4), 4)
 
 
-def native_peak(work: Path, flags: list[str], lanes: int) -> float:
-    source = work / "peak.c"
-    source.write_text(KERNEL)
-    lib_path = work / f"peak{lanes}.so"
+def native_peak(source: Path, flags: list[str], lanes: int) -> float:
+    lib_path = source.with_name(f"peak{lanes}.so")  # one name per build: dlopen reuses a loaded path
     zig_cc(["-O2", *flags, f"-DLANES={lanes}", "-shared", "-fPIC", str(source), "-o", str(lib_path)])
     lib = ctypes.CDLL(str(lib_path))
     lib.peak.restype = ctypes.c_float
@@ -160,12 +156,13 @@ def main() -> int:
     samples, rate = sf.read(sources.jfk_wav(), dtype="float32")
     assert rate == 16000 and samples.ndim == 1
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        source = Path(tmp) / "peak.c"
+        source.write_text(KERNEL)
         peaks = {
-            "native": native_peak(work, ["-mavx2", "-mfma"], 8),  # what native whisper.cpp uses here
+            "native": native_peak(source, ["-mavx2", "-mfma"], 8),  # what native whisper.cpp uses here
             # The hardware's 128-bit limit without FMA, VEX-encoded like Cranelift's own code.
-            "native128": native_peak(work, ["-mavx", "-mno-fma"], 4),
-            "sandbox": wasm_peak(work),
+            "native128": native_peak(source, ["-mavx", "-mno-fma"], 4),
+            "sandbox": wasm_peak(source),
         }
     engine = WasmEngine(locate())
     rows = []
