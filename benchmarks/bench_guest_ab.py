@@ -6,6 +6,9 @@
         --configs greedy beam5 bestof5 --formats q8_0 f16
     .venv/bin/python benchmarks/bench_guest_ab.py native=native wasm=rmstudio/_guest/rm_executor.wasm \\
         --clips jfk --formats q8_0 f16 --rounds 5 --warm      # sandbox vs native, interleaved
+    .venv/bin/python benchmarks/bench_guest_ab.py native=native wasm=rmstudio/_guest/rm_executor.wasm \\
+        ceiling=rmstudio/_guest/rm_executor.wasm --without-epoch-checks ceiling \\
+        --clips jfk --formats q8_0 f16 --rounds 5 --warm      # what the epoch checks cost
 
 For changes to the guest build (recipe patches, compiler flags) that must not change what the
 guest computes. Each clip is cut into windows as ``transcribe_file`` cuts it (each window a
@@ -24,7 +27,9 @@ thread, its model kept loaded between runs), so the sandbox/native ratio is meas
 two interleaved rather than minutes apart. ``--warm`` runs the builds in warm guests (the
 model loaded once, as the app does; needs ``rm_executor.reactor.wasm`` beside the module, so
 keep each build in its own directory), otherwise each window gets a fresh instance and its
-time includes loading the model.
+time includes loading the model. ``--without-epoch-checks LABEL...`` compiles those builds
+without wasmtime's epoch checks (the app cannot: they are how it times out and cancels a
+guest), which measures what the checks cost: the ceiling of any fix for their overhead.
 
 Clips: ``jfk`` (samples/jfk.wav), ``jfk-xN`` (jfk.wav N times with 1.5 s pauses, as
 bench_whisper.py's long clip), ``mixS`` (S seconds of jfk, jfk reversed and noise in turn),
@@ -97,6 +102,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--max-window", type=float, default=None, help="seconds (default: transcribe_file's)")
     ap.add_argument("--warm", action="store_true", help="warm guests (model loaded once), not fresh ones")
+    ap.add_argument(
+        "--without-epoch-checks",
+        nargs="+",
+        default=[],
+        metavar="LABEL",
+        help="compile these builds without epoch checks (a ceiling, not a sandbox the app runs)",
+    )
     args = ap.parse_args()
 
     from rmstudio.core import models
@@ -109,6 +121,9 @@ def main() -> int:
     from rmstudio.core.prepare import prepare_run
     from rmstudio.core.transcribe import WhisperOptions, default_manifest, transcript_in
 
+    labels = [spec.partition("=")[0] for spec in args.builds]
+    if unknown := sorted(set(args.without_epoch_checks) - set(labels)):
+        raise SystemExit(f"--without-epoch-checks: no build labelled {', '.join(unknown)}")
     engines: dict[str, WasmEngine | None] = {}  # None: native whisper.cpp
     for spec in args.builds:
         label, _, path = spec.partition("=")
@@ -122,7 +137,8 @@ def main() -> int:
         info = {"reactor": {"file": REACTOR_NAME}} if args.warm and beside.is_file() else {}
         if args.warm and not info:
             raise SystemExit(f"{spec}: --warm needs {REACTOR_NAME} beside the module")
-        engines[label] = WasmEngine(GuestRuntime(Path(path), info))
+        epoch_checks = label not in args.without_epoch_checks
+        engines[label] = WasmEngine(GuestRuntime(Path(path), info), epoch_checks=epoch_checks)
         engines[label].load()  # compile (or load from the cache) outside the timed runs
     # With models kept loaded, a first untimed round loads them (the app's first run).
     warmup = 1 if args.warm or None in engines.values() else 0

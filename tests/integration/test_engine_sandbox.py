@@ -151,6 +151,21 @@ def test_module_cache_round_trip_and_corruption(tmp_path, monkeypatch):
     assert module_cache.load_module(engine, wasm, "other-config").cache == "miss"
 
 
+def test_code_compiled_without_epoch_checks_never_serves_the_app(tmp_path, monkeypatch):
+    # Benchmarks compile the guest without epoch checks to measure their cost; that code
+    # cannot be timed out, so the module cache must keep it apart from the app's.
+    monkeypatch.setattr(module_cache, "module_cache_dir", lambda: tmp_path / "modules")
+    path = tmp_path / "loop.wasm"
+    path.write_bytes(wasmtime.wat2wasm(LOOP))
+    ceiling = WasmEngine(GuestRuntime(path, {}), epoch_checks=False)
+    assert ceiling.load().cache == "miss"
+    app = WasmEngine(GuestRuntime(path, {}))
+    assert app.load().cache == "miss"  # not the entry the benchmark engine stored
+    assert len(list((tmp_path / "modules").iterdir())) == 2  # each kept under its own key
+    result = app.run(RunRequest({}, limits=Limits(timeout_s=0.2)))
+    assert not result.ok and result.error.code == "timeout"
+
+
 def test_oversized_request_is_refused_before_running(tmp_path):
     engine = make_engine(tmp_path, LOOP, "loop")
     big = RunRequest({"x": "y" * 2000}, limits=Limits(max_request_bytes=1000))

@@ -60,18 +60,21 @@ class RunControl:
         return self._cancelled.is_set()
 
 
-# What the compiled-module cache keys on besides the module: keep in step with engine_config.
-ENGINE_FINGERPRINT = "epoch=1;simd=1;opt=speed"
+def engine_fingerprint(epoch_checks: bool = True) -> str:
+    """What the compiled-module cache keys on besides the module: in step with engine_config."""
+    return f"epoch={int(epoch_checks)};simd=1;opt=speed"
 
 
-def engine_config() -> wasmtime.Config:
+def engine_config(epoch_checks: bool = True) -> wasmtime.Config:
     """The sandbox's code generation: epoch checks (timeouts, cancel), SIMD128, optimised.
 
     Benchmarks that measure what this engine can do (benchmarks/bench_encoder_gflops.py)
-    compile with the same settings, epoch checks included.
+    compile with the same settings, epoch checks included. ``epoch_checks=False`` exists only
+    to measure what the checks cost (bench_guest_ab.py --without-epoch-checks): such code can
+    neither time out nor be cancelled, so the app never compiles it.
     """
     config = wasmtime.Config()
-    config.epoch_interruption = True
+    config.epoch_interruption = epoch_checks
     config.wasm_simd = True
     config.cranelift_opt_level = "speed"
     return config
@@ -112,10 +115,13 @@ class _Ticker:
 class WasmEngine:
     """The sandbox: compiles (or loads from cache) the guest once and runs requests in it."""
 
-    def __init__(self, runtime: GuestRuntime | None = None, use_cache: bool = True) -> None:
+    def __init__(
+        self, runtime: GuestRuntime | None = None, use_cache: bool = True, *, epoch_checks: bool = True
+    ) -> None:
+        # epoch_checks=False: benchmarks only (see engine_config); deadlines and cancel do nothing.
         self.runtime = runtime or locate()
-        self.fingerprint = ENGINE_FINGERPRINT
-        self.engine = wasmtime.Engine(engine_config())
+        self.fingerprint = engine_fingerprint(epoch_checks)
+        self.engine = wasmtime.Engine(engine_config(epoch_checks))
         self._ticker = _Ticker(self.engine)
         self._module_lock = threading.Lock()
         self._loaded: LoadedModule | None = None
