@@ -1,8 +1,11 @@
 """Live run plots (pyqtgraph): guest memory, and RTF or progress, redrawn from a timer.
 
 The panel's timer calls :meth:`LivePlots.refresh` a few times a second; it redraws only
-when :class:`~rmstudio.gui.telemetry.RunTelemetry` reports new data. Curves use peak
-downsampling and clip-to-view, so hour-long runs with tens of thousands of points stay cheap.
+when :class:`~rmstudio.gui.telemetry.RunTelemetry` reports new data. The memory curve is
+clipped to the view and peak-downsampled by its point count, so hour-long runs with tens of
+thousands of points stay cheap. Not pyqtgraph's automatic downsampling: it assumes evenly
+spaced x, and events arrive in bursts (a Whisper window's segments within a millisecond),
+where it decimated a handful of points to none and left the RTF plot empty.
 Dark-on-light colours, axis labels with units.
 """
 
@@ -20,6 +23,13 @@ pg.setConfigOptions(antialias=True, background="w", foreground="#3a3a3a")
 MEMORY_COLOR = "#1f5fa8"
 PROGRESS_COLOR = "#2e7d32"
 RTF_COLOR = "#b35900"
+# Points per curve drawn at most before peak downsampling (a few per horizontal pixel).
+MAX_DRAWN_POINTS = 4000
+
+
+def downsample_factor(points: int) -> int:
+    """Every how many points one (peak) is drawn: 1 until a curve has MAX_DRAWN_POINTS."""
+    return max(1, -(-points // MAX_DRAWN_POINTS))
 
 
 def _plot(title: str, left: str, left_units: str | None) -> pg.PlotWidget:
@@ -63,9 +73,8 @@ class LivePlots(QWidget):
             label="real time",
             labelOpts={"position": 0.92, "color": "#7a7a7a"},
         )
-        for curve in (self.memory_curve, self.progress_curve):
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
+        self.memory_curve.setClipToView(True)
+        self._downsampling: dict[int, int] = {}
         self.hint = pg.TextItem(
             "Press Run (F5) to watch memory and progress", color="#9a9a9a", anchor=(0.5, 0.5)
         )
@@ -105,13 +114,26 @@ class LivePlots(QWidget):
         if mode == "rtf":
             self.progress_curve.setPen(pg.mkPen(RTF_COLOR, width=2))
             self.progress_curve.opts["stepMode"] = None  # RTF is a rate: a line, not steps
+            # Dots too: RTF points come per transcribed segment, often only at a window's end.
+            self.progress_curve.setSymbol("o")
+            self.progress_curve.setSymbolSize(5)
+            self.progress_curve.setSymbolPen(None)
+            self.progress_curve.setSymbolBrush(pg.mkBrush(RTF_COLOR))
             item.setLabel("left", "RTF (wall s / audio s)")
             self.progress_plot.addItem(self.realtime_line)
         else:
             self.progress_curve.setPen(pg.mkPen(PROGRESS_COLOR, width=2))
             self.progress_curve.opts["stepMode"] = "left"
+            self.progress_curve.setSymbol(None)
             item.setLabel("left", "done (%)")
             self.progress_plot.removeItem(self.realtime_line)
+
+    def _set_data(self, curve: pg.PlotDataItem, x, y) -> None:
+        ds = downsample_factor(len(x))
+        if self._downsampling.get(id(curve), 1) != ds:
+            self._downsampling[id(curve)] = ds
+            curve.setDownsampling(ds=ds, auto=False, method="peak")
+        curve.setData(x, y)
 
     def refresh(self, force: bool = False) -> bool:
         """Redraw if the telemetry changed since the last call; True if it redrew."""
@@ -123,7 +145,7 @@ class LivePlots(QWidget):
         self.redraws += 1
         x_end = max(0.001, tel.last_t * 1.08)
         x, y = tel.memory.arrays()
-        self.memory_curve.setData(x, y)
+        self._set_data(self.memory_curve, x, y)
         top = max(1.0, float(y.max()) * 1.2) if len(y) else 1.0
         self.memory_plot.setYRange(0, top, padding=0)
         self.memory_plot.setXRange(0, x_end, padding=0)
@@ -133,7 +155,7 @@ class LivePlots(QWidget):
         if tel.is_audio:
             self._set_mode("rtf")
             x, y = tel.rtf.arrays()
-            self.progress_curve.setData(x, y)
+            self._set_data(self.progress_curve, x, y)
             top = max(1.2, float(y.max()) * 1.2) if len(y) else 1.2
             self.progress_plot.setYRange(0, top, padding=0)
             now = tel.rtf_now
@@ -142,7 +164,7 @@ class LivePlots(QWidget):
         else:
             self._set_mode("progress")
             x, y = tel.progress.arrays()
-            self.progress_curve.setData(x, y)
+            self._set_data(self.progress_curve, x, y)
             self.progress_plot.setYRange(0, 110, padding=0)
             pct = tel.percent
             label = f"Progress · {pct:.0f} % of {tel.node_count} nodes" if pct is not None else "Progress"
