@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 
+from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import format_bytes, print_json
 from rmstudio.cli.progress import ProgressBar
 from rmstudio.core import models
-from rmstudio.core.errors import RMError
 from rmstudio.core.models.quantize import canonical_type
 
 
@@ -110,44 +109,26 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _quantize(args: argparse.Namespace) -> int:
-    """Ctrl-C cancels the guest instead of raising KeyboardInterrupt somewhere inside wasmtime's
-    callbacks: a SIGINT handler only asks the run to stop (at the next epoch tick, within 20 ms),
-    the run cleans up after itself, and the command then exits as an interrupted one (130)."""
-    from rmstudio.core.engine.host import RunControl
-
+    """Ctrl-C cancels the guest, which removes its partial output; the command exits 130."""
     qtype = canonical_type(args.type)  # an unknown type fails here, before any work
-    control = RunControl()
-    interrupted = threading.Event()
     bar = ProgressBar(f"quantizing {args.model} to {qtype}", unit="B")
 
     def on_event(event: dict) -> None:
         if event.get("event") == "progress" and isinstance(event.get("tensor"), str):
             bar.suffix = event["tensor"]
 
-    def on_sigint(signum: int, frame: object) -> None:
-        interrupted.set()
-        control.cancel()
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = models.quantize_model(
-            args.model,
-            qtype,
-            name=args.name,
-            force=args.force,
-            progress=lambda d, t: bar(d, t),
-            on_event=on_event,
-            control=control,
-        )
-    except RMError:
-        if interrupted.is_set():
-            raise KeyboardInterrupt from None
-        raise
+        with CancelOnCtrlC() as stop:
+            result = models.quantize_model(
+                args.model,
+                qtype,
+                name=args.name,
+                force=args.force,
+                progress=lambda d, t: bar(d, t),
+                on_event=on_event,
+                control=stop.control,
+            )
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         bar.close()
     if args.json:
         print_json(result.to_json())

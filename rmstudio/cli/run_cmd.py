@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import format_bytes, print_json, print_problem, summarize_value
 from rmstudio.cli.progress import ProgressBar, progress_listener
 from rmstudio.core.errors import RMError
@@ -124,9 +125,13 @@ def run(args: argparse.Namespace) -> int:
             bar = ProgressBar("processing", unit="s")
             on_event = progress_listener(bar, prepared.audio_duration)
         try:
-            if pkg is not None and args.engine == "wasm":
-                result = pkg.run(prepared.request, on_event)
-            else:
+            if args.engine == "wasm":
+                with CancelOnCtrlC() as stop:
+                    if pkg is not None:
+                        result = pkg.run(prepared.request, on_event, stop.control)
+                    else:
+                        result = execute(prepared.request, args.engine, on_event, stop.control)
+            else:  # the reference executor is Python: Ctrl-C interrupts it directly
                 result = execute(prepared.request, args.engine, on_event)
         finally:
             if bar is not None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import print_json, print_problem
 from rmstudio.cli.progress import ProgressBar, progress_listener
 from rmstudio.core.errors import RMError
@@ -89,10 +90,18 @@ def run(args: argparse.Namespace) -> int:
     for name in args.files:
         audio = Path(name)
         bar = ProgressBar(audio.name, unit="s")
-        job = transcribe_file(
-            audio, options, engine=args.engine, limits=limits, on_event=progress_listener(bar)
-        )
-        bar.close()
+        try:
+            with CancelOnCtrlC() as stop:  # native windows stop between windows
+                job = transcribe_file(
+                    audio,
+                    options,
+                    engine=args.engine,
+                    limits=limits,
+                    on_event=progress_listener(bar),
+                    control=stop.control,
+                )
+        finally:
+            bar.close()
         if job.transcript is None:
             assert job.result.error is not None
             print_problem(job.result.error, "error")

@@ -19,6 +19,9 @@ NO_INPUT: Any = type("NoInput", (), {"__repr__": lambda self: "NO_INPUT"})()
 
 DEFAULT_MEMORY_LIMIT = 2 << 30  # 2 GiB of guest linear memory
 DEFAULT_MAX_REQUEST_BYTES = 1 << 30
+# What the host keeps of a guest's stdout (its result document). An hour of 16 kHz float audio
+# as base64 is ~300 MiB; a guest writing without end must not take the host's memory.
+DEFAULT_MAX_RESULT_BYTES = 1 << 30
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Limits:
     memory_bytes: int | None = DEFAULT_MEMORY_LIMIT
     timeout_s: float | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
 
 
 @dataclass(frozen=True)

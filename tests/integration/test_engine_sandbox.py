@@ -58,6 +58,16 @@ ECHO = """(module
       (br $copy)))))"""
 
 
+# Writes 1 MiB (zeros, no newline) to file descriptor FD, forever.
+FLOOD = """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 32)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 1048576))
+    (loop $l (drop (call $w (i32.const FD) (i32.const 0) (i32.const 1) (i32.const 8))) (br $l))))"""
+
+
 def make_engine(tmp_path: Path, wat: str, name: str) -> WasmEngine:
     path = tmp_path / f"{name}.wasm"
     path.write_bytes(wasmtime.wat2wasm(wat))
@@ -149,6 +159,25 @@ def test_module_cache_round_trip_and_corruption(tmp_path, monkeypatch):
     assert third.cache == "miss"  # a damaged entry is recompiled, not fatal
     assert module_cache.load_module(engine, wasm, "fp").cache == "hit"
     assert module_cache.load_module(engine, wasm, "other-config").cache == "miss"
+
+
+def test_a_guest_flooding_stdout_is_stopped_at_the_result_limit(tmp_path):
+    engine = make_engine(tmp_path, FLOOD.replace("FD", "1"), "flood-stdout")
+    limits = Limits(timeout_s=60, max_result_bytes=8 << 20)
+    result = engine.run(RunRequest({}, limits=limits))
+    assert not result.ok and result.error.code == "output_too_large", result.error
+    assert "8 MiB" in result.error.message and "standard output" in result.error.message
+
+
+def test_a_guest_flooding_stderr_without_newlines_keeps_host_memory_bounded(tmp_path):
+    engine = make_engine(tmp_path, FLOOD.replace("FD", "2"), "flood-stderr")
+    events = []
+    result = engine.run(RunRequest({}, limits=Limits(timeout_s=1.0)), on_event=events.append)
+    assert result.error.code == "timeout"
+    logs = [e for e in events if e["event"] == "log" and e.get("source") == "guest"]
+    assert logs, "the unterminated output still shows up as log lines"
+    # each unterminated stretch is cut at 1 MiB instead of piling up on the host
+    assert max(len(e["message"]) for e in logs) <= 1 << 20
 
 
 def test_code_compiled_without_epoch_checks_never_serves_the_app(tmp_path, monkeypatch):

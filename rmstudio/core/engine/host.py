@@ -29,7 +29,14 @@ from rmstudio.core.engine.module_cache import LoadedModule, load_module
 from rmstudio.core.engine.runtime_locator import GuestRuntime, locate
 from rmstudio.core.engine.warm import WarmPool, serve_warm
 from rmstudio.core.errors import RMError
-from rmstudio.core.runs import EventCallback, Limits, Preopen, RunRequest, RunResult
+from rmstudio.core.runs import (
+    DEFAULT_MAX_RESULT_BYTES,
+    EventCallback,
+    Limits,
+    Preopen,
+    RunRequest,
+    RunResult,
+)
 
 TICK_S = 0.02
 MEMORY_SAMPLE_S = 0.1
@@ -193,7 +200,7 @@ class WasmEngine:
                     ),
                 )
         memory_cap = min(limits.memory_bytes or MAX_MEMORY, MAX_MEMORY)
-        state = _RunState(control, limits.timeout_s, on_event)
+        state = _RunState(control, limits.timeout_s, on_event, limits.max_result_bytes)
         stdout = bytearray()
         if warm and self.runtime.reactor_path is not None:
             host = serve_warm(self, body, preopens or [], state, stdout, memory_cap)
@@ -213,6 +220,9 @@ class WasmEngine:
         wasmtime_ext.set_stdin_bytes(wasi, body)
 
         def on_stdout(data: bytes) -> None:
+            if len(stdout) + len(data) > state.max_result_bytes:
+                state.stop("output_limit")  # the guest stops at its next epoch check
+                return
             stdout.extend(data)
 
         on_stderr = state.on_stderr  # keep one bound method: identity matters below
@@ -279,6 +289,19 @@ class WasmEngine:
                     "cancelled",
                     "the run was cancelled",
                     hint="Nothing was written; run it again when ready",
+                ),
+            )
+        if state.stop_reason == "output_limit":
+            return RunResult(
+                ok=False,
+                engine="wasm",
+                host=host,
+                error=RMError(
+                    "output_too_large",
+                    "the guest wrote more than the result limit of "
+                    f"{state.max_result_bytes / 2**20:.0f} MiB to its standard output, and was stopped",
+                    hint="Return fewer or smaller outputs (an audio file instead of inline samples), "
+                    "or raise Limits.max_result_bytes",
                 ),
             )
         if state.stop_reason == "timeout":
@@ -370,9 +393,20 @@ class _Wasi:
 class _RunState:
     """Per-run bookkeeping shared by the stderr callback and the epoch callback."""
 
-    def __init__(self, control: RunControl, timeout_s: float | None, on_event: EventCallback | None):
+    # Longest stderr line kept while waiting for its newline: events are short lines; a guest
+    # writing without newlines must not grow the host's memory.
+    MAX_LINE_BYTES = 1 << 20
+
+    def __init__(
+        self,
+        control: RunControl,
+        timeout_s: float | None,
+        on_event: EventCallback | None,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    ):
         self.control = control
         self.timeout_s = timeout_s
+        self.max_result_bytes = max_result_bytes
         self.on_event = on_event
         self.started = time.perf_counter()
         self.stop_reason: str | None = None
@@ -397,6 +431,15 @@ class _RunState:
             line = bytes(self._pending[:nl])
             del self._pending[: nl + 1]
             self._line(line)
+        if len(self._pending) > self.MAX_LINE_BYTES:  # no newline in sight: keep the start
+            line = bytes(self._pending[: self.MAX_LINE_BYTES])
+            self._pending.clear()
+            self._line(line)
+
+    def stop(self, reason: str) -> None:
+        """Stop the guest at its next epoch check (for reasons found outside the callback)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
 
     def flush(self) -> None:
         if self._pending:
@@ -431,6 +474,18 @@ class _RunState:
 
     def decide(self) -> str | None:
         """Epoch callback: stop the guest (return a reason) or let it continue (None)."""
+        try:
+            return self._decide()
+        except KeyboardInterrupt:
+            # Ctrl-C with Python's default handler lands here, in the only Python code running
+            # during a guest call; raised out of a ctypes callback it would be printed and lost.
+            self.control.cancel()
+            self.stop_reason = "cancelled"
+            return "cancelled"
+
+    def _decide(self) -> str | None:
+        if self.stop_reason is not None:
+            return self.stop_reason
         now = time.perf_counter()
         if self.control.cancelled:
             self.stop_reason = "cancelled"
