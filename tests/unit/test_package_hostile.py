@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,6 +175,43 @@ def _prefix_junk(data: bytes) -> bytes:
     return b"PK\x03\x04" + b"\x00" * 26 + data
 
 
+def _smuggled_runtime(data: bytes) -> bytes:
+    """deps/readme.txt's central entry covers a hidden local header + other runtime.wasm bytes;
+    its local header declares only the visible part, so a streaming unzipper (which reads
+    local headers in order) would extract that hidden runtime.wasm."""
+    visible = b"dependency\n"
+    start, end = data_range(data, "deps/readme.txt")
+    hidden = data[start + len(visible) : end]
+    assert hidden.startswith(b"PK\x03\x04")
+    return patch(
+        data,
+        "deps/readme.txt",
+        central=False,
+        csize=len(visible),
+        usize=len(visible),
+        crc=zlib.crc32(visible),
+    )
+
+
+def _with_hidden_member(entries: list[Entry]) -> list[Entry]:
+    evil = WASM + b"EVIL RUNTIME"
+    header = struct.pack(
+        "<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, zlib.crc32(evil), len(evil), len(evil), 12, 0
+    )
+    out = []
+    for e in entries:
+        if e.name == "deps/readme.txt":
+            e = Entry(e.name, e.data + header + b"runtime.wasm" + evil, method=zipfile.ZIP_STORED)
+        out.append(e)
+    return out
+
+
+def _end_record_claims_one_member(data: bytes) -> bytes:
+    pos = data.rfind(b"PK\x05\x06")
+    return data[: pos + 8] + struct.pack("<HH", 1, 1) + data[pos + 12 :]
+
+
+BIG_RANDOM = os.urandom(2 * CHUNK)
 BIG_RANDOM = os.urandom(2 * CHUNK)
 
 CASES: dict[str, tuple[Builder, str]] = {
@@ -191,6 +230,45 @@ CASES: dict[str, tuple[Builder, str]] = {
     "truncated by 5 bytes": (surgery(lambda d: d[:-5]), "package_truncated"),
     "only a local header": (surgery(lambda d: d[:40]), "package_truncated"),
     "file over the size limit": (with_limits(crafted(), max_file_bytes=200), "package_too_large"),
+    # --- local headers must say what the central directory says (streaming readers use them)
+    "local header: other CRC": (
+        surgery(lambda d: patch(d, "runtime.wasm", central=False, crc=0xDEADBEEF)),
+        "package_corrupt",
+    ),
+    "local header: other size": (
+        surgery(lambda d: patch(d, "runtime.wasm", central=False, usize=1)),
+        "package_corrupt",
+    ),
+    "local header: other packed size": (
+        surgery(lambda d: patch(d, "runtime.wasm", central=False, csize=3)),
+        "package_corrupt",
+    ),
+    "local header: data-descriptor flag only there": (
+        surgery(lambda d: patch(d, "runtime.wasm", central=False, flags=0x08)),
+        "package_corrupt",
+    ),
+    "local header: UTF-8 flag only there": (
+        surgery(lambda d: patch(d, "deps/readme.txt", central=False, flags=0x800)),
+        "package_corrupt",
+    ),
+    "local header: a second runtime.wasm hidden inside a member": (
+        surgery(_smuggled_runtime, _with_hidden_member(baseline_entries())),
+        "package_corrupt",
+    ),
+    "end record hides how many members there are": (
+        with_limits(
+            surgery(
+                _end_record_claims_one_member,
+                add(*(Entry(f"deps/{i}.txt", b"x") for i in range(60))),
+            ),
+            max_members=50,
+        ),
+        "package_too_large",
+    ),
+    "many members of exactly the ratio floor (1 MiB of zeros each)": (
+        crafted(add(*(Entry(f"deps/zeros-{i}.bin", bytes(1 << 20)) for i in range(20)))),
+        "package_zip_bomb",
+    ),
     # --- stage 2: names
     "absolute path": (crafted(add(Entry(ESCAPE, b"x"))), "package_unsafe_path"),
     "absolute path into models": (crafted(add(Entry("/models/x.bin", b"x"))), "package_unsafe_path"),
@@ -588,3 +666,58 @@ def test_json_helpers_are_what_the_corpus_uses():
     # The corpus's manifest really is valid apart from the one change each case makes.
     doc = json.loads(as_bytes(manifest()))
     assert doc["runtime"]["preopens"] == ["/models", "/deps"]
+
+
+class _Unseekable:
+    """A write-only stream: zipfile then writes each member with a data descriptor (flag bit 3)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes) -> int:
+        self.data += b
+        return len(b)
+
+    def flush(self) -> None:
+        pass
+
+
+def _streamed(tmp_path: Path) -> tuple[Path, bytes]:
+    entries = baseline_entries()
+    out = _Unseekable()
+    with zipfile.ZipFile(out, "w") as zf:  # type: ignore[arg-type]
+        for e in [*entries, Entry("metadata.json", as_bytes(metadata_for(entries)))]:
+            zi = zipfile.ZipInfo(e.name, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.create_system = 3
+            zi.external_attr = e.mode << 16
+            zi.compress_type = e.method
+            zf.writestr(zi, e.data)
+    assert all(v["flags"] & 0x08 for _, v, _ in central_headers(bytes(out.data)))
+    return tmp_path / "streamed.rmpkg", bytes(out.data)
+
+
+def test_members_with_data_descriptors_verify(tmp_path):
+    path, data = _streamed(tmp_path)
+    path.write_bytes(data)
+    assert verify_package(path).ok
+
+
+def test_a_data_descriptor_that_disagrees_is_refused(tmp_path):
+    path, data = _streamed(tmp_path)
+    _start, end = data_range(data, "runtime.wasm")
+    assert data[end : end + 4] == b"PK\x07\x08"  # the descriptor's signature, then its CRC
+    path.write_bytes(data[: end + 4] + b"\xde\xad\xbe\xef" + data[end + 8 :])
+    assert_refused(tmp_path, path, "package_corrupt")
+
+
+def test_a_lying_member_count_is_caught_before_zipfile_reads_the_directory(tmp_path, monkeypatch):
+    pkg = surgery(_end_record_claims_one_member, add(*(Entry(f"deps/{i}.txt", b"x") for i in range(60))))(
+        tmp_path
+    )
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("zipfile parsed a directory that is over the limit")
+
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", no_parse)
+    err = refusal(pkg, PackageLimits(max_members=50))
+    assert err.code == "package_too_large" and "claims 1" in err.message

@@ -34,13 +34,33 @@ from rmstudio.core.package.format import (
 )
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+_CENTRAL_SIG = 0x02014B50
 _LOCAL_SIG = 0x04034B50
 _FLAG_ENCRYPTED = 0x01
 _FLAG_DESCRIPTOR = 0x08
 _FLAG_STRONG_ENCRYPTION = 0x40
 _FLAG_UTF8 = 0x800
+
+# Flags that change how a reader finds or names a member's bytes: local and central must agree.
+_FLAGS_THAT_MUST_AGREE = _FLAG_ENCRYPTED | _FLAG_DESCRIPTOR | _FLAG_STRONG_ENCRYPTION | _FLAG_UTF8
 # A data descriptor (flag bit 3) follows the data: 12 or 16 bytes, 20 or 24 with zip64.
 _DESCRIPTOR_SIZES = (12, 16, 20, 24)
+_DESCRIPTOR_SIG = 0x08074B50
+_ZIP64_MARK = 0xFFFFFFFF
+
+
+def _zip64_sizes(extra: bytes) -> tuple[int, int] | None:
+    """(uncompressed, compressed) from a local header's zip64 extra field, if present."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, i)
+        if tag == 0x0001 and size >= 16:
+            return struct.unpack_from("<QQ", extra, i + 4)
+        i += 4 + size
+    return None
+
+
 _MAX_CENTRAL_DIRECTORY = 64 << 20
 _S_IFMT = 0o170000
 
@@ -215,6 +235,24 @@ class PackageReader:
             )
         if cd_size > min(_MAX_CENTRAL_DIRECTORY, self.file_size):
             raise self.error("package_truncated", "the ZIP central directory size is impossible")
+        # The end record's count can lie: count the headers themselves (at most one over the
+        # limit) before zipfile builds an object for each of them.
+        pos = rec[9] - cd_size  # _ECD_LOCATION: where zipfile will read the directory
+        count = 0
+        while count <= self.limits.max_members and pos >= 0:
+            self._f.seek(pos)
+            head = self._f.read(_CENTRAL_HEADER.size)
+            if len(head) < _CENTRAL_HEADER.size or int.from_bytes(head[:4], "little") != _CENTRAL_SIG:
+                break
+            nlen, xlen, clen = _CENTRAL_HEADER.unpack(head)[10:13]
+            pos += _CENTRAL_HEADER.size + nlen + xlen + clen
+            count += 1
+        if count > self.limits.max_members:
+            raise self.error(
+                "package_too_large",
+                f"the package's ZIP directory holds over {self.limits.max_members} members "
+                f"(its end record claims {entries}), over the limit of {self.limits.max_members}",
+            )
 
     # ------------------------------------------------------------------ stage 2
     def _check_directory(self, infos: list[zipfile.ZipInfo]) -> None:
@@ -361,7 +399,7 @@ class PackageReader:
                     member=m.name,
                     hint="Overlapping members are a zip-bomb technique; the package is refused",
                 )
-            if gap and not (prev is not None and prev.flags & _FLAG_DESCRIPTOR and gap in _DESCRIPTOR_SIZES):
+            if gap and not (prev is not None and self._is_descriptor(prev, expected_start, gap)):
                 where = (
                     f"before member {m.name!r}" if prev is None else f"between {prev.name!r} and {m.name!r}"
                 )
@@ -372,7 +410,7 @@ class PackageReader:
                 raise self.error(
                     "package_truncated", f"member {m.name!r}: local header cut off", member=m.name
                 )
-            sig, _ver, flags, method, _t, _d, _crc, _cs, _us, nlen, xlen = _LOCAL_HEADER.unpack(raw)
+            sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = _LOCAL_HEADER.unpack(raw)
             if sig != _LOCAL_SIG:
                 raise self.error("package_corrupt", f"member {m.name!r}: bad local header", member=m.name)
             local_name = self._f.read(nlen)
@@ -386,10 +424,13 @@ class PackageReader:
                 )
             if (flags ^ m.flags) & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
                 raise self.error("package_encrypted", f"member {m.name!r} is encrypted", member=m.name)
-            if method != m.method:
+            if method != m.method or (flags ^ m.flags) & _FLAGS_THAT_MUST_AGREE:
                 raise self.error(
                     "package_corrupt", f"member {m.name!r}: local and central headers disagree", member=m.name
                 )
+            extra = self._f.read(xlen)
+            if not flags & _FLAG_DESCRIPTOR:
+                self._check_local_sizes(m, crc, csize, usize, extra)
             m.data_start = m.header_offset + _LOCAL_HEADER.size + nlen + xlen
             expected_start = m.data_start + m.packed
             prev = m
@@ -400,8 +441,57 @@ class PackageReader:
                 f"member {prev.name if prev else ''!r} overlaps the ZIP central directory",
                 hint="Overlapping members are a zip-bomb technique; the package is refused",
             )
-        if gap and not (prev is not None and prev.flags & _FLAG_DESCRIPTOR and gap in _DESCRIPTOR_SIZES):
+        if gap and not (prev is not None and self._is_descriptor(prev, expected_start, gap)):
             raise self.error("package_corrupt", f"{gap} unaccounted bytes before the ZIP central directory")
+
+    def _check_local_sizes(self, m: Member, crc: int, csize: int, usize: int, extra: bytes) -> None:
+        """A local header's CRC and sizes are the central directory's (streaming unzippers,
+        which read only local headers, would otherwise extract other bytes than were verified)."""
+        if csize == _ZIP64_MARK or usize == _ZIP64_MARK:
+            sizes = _zip64_sizes(extra)
+            if sizes is None:
+                raise self.error(
+                    "package_corrupt",
+                    f"member {m.name!r}: zip64 sizes missing in its local header",
+                    member=m.name,
+                )
+            usize, csize = sizes
+        if (crc, csize, usize) != (m.crc, m.packed, m.size):
+            raise self.error(
+                "package_corrupt",
+                f"member {m.name!r}: its local header declares other contents "
+                f"(CRC {crc:08x}, {csize} B packed, {usize} B) than the central directory "
+                f"(CRC {m.crc:08x}, {m.packed} B packed, {m.size} B)",
+                member=m.name,
+                hint="Tools that read local headers would extract different bytes; the package is refused",
+            )
+
+    def _is_descriptor(self, m: Member, offset: int, gap: int) -> bool:
+        """True if the ``gap`` bytes at ``offset`` are ``m``'s data descriptor, agreeing with
+        the central directory (a descriptor that disagrees is refused outright)."""
+        assert self._f is not None
+        if not m.flags & _FLAG_DESCRIPTOR or gap not in _DESCRIPTOR_SIZES:
+            return False
+        self._f.seek(offset)
+        raw = self._f.read(gap)
+        if len(raw) != gap:
+            return False
+        if gap in (16, 24):  # with the optional signature
+            if int.from_bytes(raw[:4], "little") != _DESCRIPTOR_SIG:
+                return False
+            raw = raw[4:]
+        width = 4 if len(raw) == 12 else 8
+        crc = int.from_bytes(raw[:4], "little")
+        csize = int.from_bytes(raw[4 : 4 + width], "little")
+        usize = int.from_bytes(raw[4 + width :], "little")
+        if (crc, csize, usize) != (m.crc, m.packed, m.size):
+            raise self.error(
+                "package_corrupt",
+                f"member {m.name!r}: its data descriptor declares other contents than the central directory",
+                member=m.name,
+                hint="Tools that read local headers would extract different bytes; the package is refused",
+            )
+        return True
 
     # ------------------------------------------------------------------ stage 3 primitive
     def member(self, name: str) -> Member | None:
@@ -448,6 +538,17 @@ class PackageReader:
                 raise self.error(
                     "package_zip_bomb",
                     f"member {m.name!r} expands beyond {lim.max_ratio} times",
+                    member=m.name,
+                )
+            # Many members each just under the floor: the same bound over the whole package.
+            if (
+                self.total_out > 16 * lim.ratio_floor_bytes
+                and self.total_out > lim.max_ratio * self.file_size
+            ):
+                raise self.error(
+                    "package_zip_bomb",
+                    f"the package's members expand beyond {lim.max_ratio} times its size "
+                    f"(at member {m.name!r})",
                     member=m.name,
                 )
             crc = zlib.crc32(out, crc)
