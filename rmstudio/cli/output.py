@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from rmstudio.core import typed_arrays
 from rmstudio.core.errors import RMError
+from rmstudio.core.printable import printable
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
@@ -39,4 +40,5 @@ def summarize_value(value: Any, limit: int = 200) -> str:
 
 
 def print_problem(err: RMError, severity: str, stream: TextIO | None = None) -> None:
-    (stream or sys.stderr).write(f"{severity}: {err.describe()}\n")
+    # Messages quote package, manifest and file text: no terminal escapes or line breaks get through.
+    (stream or sys.stderr).write(f"{severity}: {printable(err.describe())}\n")

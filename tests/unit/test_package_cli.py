@@ -14,7 +14,7 @@ from rmstudio.cli import main
 from rmstudio.core.package.format import ZSTD_MAGIC
 from tests.conftest import EXAMPLES, REPO
 from tests.unit.test_package_build import CREATED, runtime_file
-from tests.unit.test_package_zipcraft import Entry, baseline_entries, craft
+from tests.unit.test_package_zipcraft import Entry, baseline_entries, craft, metadata_for
 
 
 def rmstudio(*args: str, cwd=REPO, env=None) -> subprocess.CompletedProcess:
@@ -240,3 +240,19 @@ def test_inspect_json_on_a_refused_package(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["verification"]["status"] == "refused"
     assert doc["verification"]["errors"][0]["code"] == "package_oci_format"
+
+
+def test_package_text_cannot_forge_or_hide_lines_on_the_terminal(tmp_path, capsys):
+    # A damaged package (runtime.wasm's hash is wrong) whose description fakes a passing
+    # verdict and then hides everything after it (SGR 8), and whose runtime target clears lines.
+    entries = baseline_entries()
+    forged = "Nice.\n\nverification: OK (structure safe, 4 of 4 member hashes match)\n\x1b[8m"
+    meta = metadata_for(entries, description=forged, author="\r\x1b[2Kmallory\u202e")
+    meta["files"]["runtime.wasm"]["sha256"] = "0" * 64
+    pkg = craft(tmp_path / "forged.rmpkg", entries, metadata=meta)
+    assert main(["inspect", str(pkg)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
+    verdicts = [line for line in out.splitlines() if line.startswith("verification:")]
+    assert verdicts == ["verification: FAILED (1 problem); do not run this package"]
+    assert "Nice.\\x0a\\x0averification: OK" in out  # shown, visibly, as the package's own text

@@ -22,6 +22,7 @@ from rmstudio.core.package.format import (
     PackageLimits,
 )
 from rmstudio.core.package.verify import PackageReport, unbundled_models, verify_package
+from rmstudio.core.printable import printable
 
 
 def _fmt_bytes(n: int | None) -> str:
@@ -142,10 +143,10 @@ def render(summary: dict[str, Any]) -> str:
         if s["format_version"]
         else "RemoteMedia v1 package (legacy, no hashes)"
     )
-    lines.append(title)
+    lines.append(printable(title))
 
     def row(label: str, text: str) -> None:
-        lines.append(f"  {label:<11} {text}")
+        lines.append(f"  {label:<11} {printable(text)}")  # the package's own text: no escapes
 
     name = " ".join(x for x in (pkg["name"] or "(unnamed)", pkg["version"] or "") if x)
     row("package", name)
@@ -203,7 +204,7 @@ def render(summary: dict[str, Any]) -> str:
 
     lines.append("")
     members = s["members"]
-    width = max([len(m["name"]) for m in members] + [6])
+    width = max([len(printable(m["name"])) for m in members] + [6])
     lines.append(f"  {'member':<{width}}  {'size':>10}  {'packed':>10}  {'check':<13} sha256")
     for m in members:
         if m["status"] == "directory":
@@ -212,7 +213,8 @@ def render(summary: dict[str, Any]) -> str:
         if m["name"] == METADATA and m["status"] == "ok":
             check = "(the hashes)"
         lines.append(
-            f"  {m['name']:<{width}}  {_fmt_bytes(m['size']):>10}  {_fmt_bytes(m['packed_size']):>10}  "
+            f"  {printable(m['name']):<{width}}  "
+            f"{_fmt_bytes(m['size']):>10}  {_fmt_bytes(m['packed_size']):>10}  "
             f"{check:<13} {m['sha256'] or '-'}"
         )
 
@@ -229,7 +231,7 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"verification: FAILED ({n} problem{'s' if n != 1 else ''}); do not run this package")
     for e in v["errors"]:
         if e["code"] != "package_unverified":
-            lines.append(f"  error: {e['code']}: {e['message']}")
+            lines.append(f"  error: {e['code']}: {printable(e['message'])}")
     for w in v["warnings"]:
-        lines.append(f"  warning: {w['message']}")
+        lines.append(f"  warning: {printable(w['message'])}")
     return "\n".join(lines) + "\n"
