@@ -62,14 +62,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _target(args: argparse.Namespace, audio: Path, fmt: str) -> Path | None:
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    suffix = Path(args.output).suffix.lower().lstrip(".") if args.output else ""
+    return suffix if suffix in FORMATS else "txt"
+
+
+def _plan_outputs(args: argparse.Namespace, fmt: str) -> list[Path | None]:
+    """Where each input's transcript goes, checked before any audio is transcribed: a bad -o
+    must not cost a transcription, and no output may replace an input or another output."""
     if not args.output:
-        return None
+        return [None] * len(args.files)
     out = Path(args.output)
-    if out.is_dir() or args.output.endswith(("/", "\\")) or len(args.files) > 1:
-        out.mkdir(parents=True, exist_ok=True)
-        return out / f"{audio.stem}.{fmt}"
-    return out
+    as_dir = out.is_dir() or args.output.endswith(("/", "\\")) or len(args.files) > 1
+    if as_dir and out.exists() and not out.is_dir():
+        raise RMError(
+            "invalid_request",
+            f"-o {out} is a file, but {len(args.files)} inputs need a directory (one transcript each)",
+            hint="Give a directory, e.g. -o transcripts/",
+        )
+    targets = [out / f"{Path(name).stem}.{fmt}" if as_dir else out for name in args.files]
+    for parent in (targets[0].parent, *targets[0].parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise RMError(
+                    "invalid_request",
+                    f"cannot write into {parent}: it is a file, not a folder",
+                    hint="Choose another -o",
+                )
+            break
+    seen: dict[str, str] = {}
+    for name, target in zip(args.files, targets, strict=True):
+        if target.exists() and Path(name).exists() and target.resolve() == Path(name).resolve():
+            raise RMError(
+                "invalid_request",
+                f"-o {target} is the input audio file itself; writing the transcript would destroy it",
+                hint=f"Name the transcript differently, e.g. -o {target.with_suffix('.' + fmt).name}"
+                if target.suffix.lower() != "." + fmt
+                else "Name the transcript differently",
+            )
+        key = str(target.resolve()).casefold()  # equal on case-insensitive disks too
+        if key in seen:
+            raise RMError(
+                "invalid_request",
+                f"{seen[key]} and {name} would both be transcribed to {target}",
+                hint="Transcribe them into different directories, or rename one",
+            )
+        seen[key] = name
+    return targets
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,9 +126,11 @@ def run(args: argparse.Namespace) -> int:
             f"{len(args.files)} inputs need a directory for -o, not a file name",
             hint="Give a directory, e.g. -o transcripts/",
         )
+    fmt = _format(args)
+    targets = _plan_outputs(args, fmt)
     failures = 0
     report = []
-    for name in args.files:
+    for name, target in zip(args.files, targets, strict=True):
         audio = Path(name)
         bar = ProgressBar(audio.name, unit="s")
         try:
@@ -102,25 +145,27 @@ def run(args: argparse.Namespace) -> int:
                 )
         finally:
             bar.close()
+        for w in job.result.warnings:
+            print_problem(RMError.from_json(w), "warning")
         if job.transcript is None:
             assert job.result.error is not None
             print_problem(job.result.error, "error")
             failures += 1
             report.append({"file": str(audio), "ok": False, "error": job.result.error.to_json()})
             continue
-        fmt = args.format or (
-            Path(args.output).suffix.lstrip(".")
-            if args.output and Path(args.output).suffix.lstrip(".") in FORMATS
-            else "txt"
-        )
-        target = _target(args, audio, fmt)
         rtf = f"RTF {job.rtf:.2f}" if job.rtf else ""
         peak = job.result.host.get("peak_memory_bytes")
         facts = f"{job.audio_duration:.1f} s of audio in {job.wall_s:.1f} s ({rtf}" + (
             f", peak guest memory {peak / 2**20:.0f} MiB)" if peak else ")"
         )
         if target is not None:
-            write_transcript(job.transcript, target, fmt)
+            try:
+                write_transcript(job.transcript, target, fmt)
+            except RMError as exc:  # the other inputs still get their turn
+                print_problem(exc, "error")
+                failures += 1
+                report.append({"file": str(audio), "ok": False, "error": exc.to_json()})
+                continue
             print(f"{audio}: {facts} -> {target}", file=sys.stderr)
         elif not args.json:
             if len(args.files) > 1:

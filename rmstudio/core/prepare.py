@@ -149,6 +149,7 @@ def _add_audio(
 
     if audio is None:
         audio = load_audio(path)
+        prepared.notes.extend(f"warning: {w}" for w in audio.warnings)  # e.g. decoded short
     if audio.frames == 0:
         raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
     tmp = tempfile.mkdtemp(prefix="rmstudio-input-")

@@ -23,6 +23,10 @@ from rmstudio.core.manifest.document import ManifestDocument
 from rmstudio.core.prepare import prepare_run
 from rmstudio.core.runs import EventCallback, Limits, RunResult
 
+# Below this the audio cannot hold speech Whisper could hear (telephone audio is 8 kHz); a
+# rate this low is usually a wrong header, and resampling it to 16 kHz would take hours.
+MIN_SPEECH_RATE = 4000
+
 
 @dataclass
 class WhisperOptions:
@@ -110,13 +114,24 @@ def transcribe_file(
     workers = max(1, parallel if parallel is not None else opts.threads)
     doc = ManifestDocument(default_manifest(opts))
     started = time.perf_counter()
+    audio_warnings: list[str] = []
     try:
         audio = load_audio(path)
+        audio_warnings = audio.warnings
         if audio.frames == 0:
             raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
+        if audio.sample_rate < MIN_SPEECH_RATE:
+            raise RMError(
+                "audio_unsuitable",
+                f"the audio's sample rate is {audio.sample_rate} Hz, too low to carry speech "
+                f"(Whisper hears 16 kHz; at least {MIN_SPEECH_RATE} Hz is needed)",
+                source=str(path),
+                hint="Is the rate in the file's header wrong? Fix it, or record at 8 kHz or more",
+            )
         windows = plan_windows(audio.samples, audio.sample_rate, max_window_s)
         if len(windows) == 1:
             result = _run_window(doc, audio, 0.0, engine, limits, on_event, control, warm)
+            clamp_segments(transcript_in(result), 0.0, audio.duration)
         else:
             concurrent = workers if engine == "wasm" else 1
             result = _run_windows(doc, audio, windows, concurrent, engine, limits, on_event, control, warm)
@@ -125,6 +140,7 @@ def transcribe_file(
         result = RunResult(ok=False, engine=engine, error=exc)
         duration = 0.0
     wall = time.perf_counter() - started
+    result.warnings = [{"code": "audio_warning", "message": w} for w in audio_warnings] + result.warnings
     transcript = None
     if result.ok:
         transcript = transcript_in(result)
@@ -134,6 +150,20 @@ def transcribe_file(
     if result.error is not None and result.error.source in (None, "request"):
         result.error.source = str(path)
     return Transcription(Path(path), transcript, result, duration, wall)
+
+
+def clamp_segments(transcript: dict[str, Any] | None, start: float, end: float) -> None:
+    """Keep segment times inside the audio they came from (``start``..``end`` seconds).
+
+    Whisper times a window's last segment against its 30-s frame, so it can end past the
+    window (or the file): a cue beyond the audio, or overlapping the next window's first."""
+    if not transcript:
+        return
+    for seg in transcript.get("segments") or []:
+        for key in ("start", "end"):
+            t = seg.get(key)
+            if isinstance(t, (int, float)) and not isinstance(t, bool):
+                seg[key] = round(min(max(float(t), start), end), 6)
 
 
 def transcript_in(result: RunResult) -> dict[str, Any] | None:
@@ -225,7 +255,7 @@ def merge_window_results(
         real = [r for r in failed if r.error is None or r.error.code != "cancelled"]
         return (real or failed)[0]
     transcripts = []
-    for r in results:
+    for r, w in zip(results, windows, strict=True):
         transcript = transcript_in(r)
         if transcript is None:
             return RunResult(
@@ -233,6 +263,7 @@ def merge_window_results(
                 engine=engine,
                 error=RMError("internal_error", "a window finished without a transcript"),
             )
+        clamp_segments(transcript, w.start / rate, w.end / rate)
         transcripts.append(transcript)
     merged = dict(transcripts[0])
     merged["segments"] = [s for t in transcripts for s in t.get("segments") or []]

@@ -137,6 +137,58 @@ def test_unreadable_audio_is_a_clear_error(tmp_path):
     assert proc.stderr.startswith("error: ") and "notes.wav" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_transcribe_checks_its_outputs_before_any_work(jfk_wav, tmp_path):
+    audio = tmp_path / "talk.wav"
+    audio.write_bytes(jfk_wav.read_bytes())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    twin_a, twin_b = tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav"
+    twin_a.write_bytes(b"never decoded")  # the check comes first: no audio is read
+    twin_b.write_bytes(b"never decoded")
+    blocker = tmp_path / "plainfile"
+    blocker.write_text("keep")
+    cases = [
+        ([str(audio), "-o", str(audio)], "is the input audio file itself"),
+        ([str(twin_a), str(twin_b), "-o", str(tmp_path / "out")], "would both be transcribed to"),
+        ([str(twin_a), str(audio), "-o", str(blocker)], "is a file, but 2 inputs need a directory"),
+        ([str(audio), "-o", str(blocker / "x.srt")], "it is a file, not a folder"),
+    ]
+    for args, message in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rmstudio", "transcribe", *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+        assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+        assert "whisper [" not in proc.stderr  # refused before transcribing
+    assert audio.read_bytes() == jfk_wav.read_bytes() and blocker.read_text() == "keep"
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_upper_case_extension_picks_the_format(jfk_wav, tmp_path):
+    out = tmp_path / "JFK.SRT"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rmstudio", "transcribe", str(jfk_wav), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text(encoding="utf-8").startswith("1\n00:00:00,000 --> ")
+
+
+def test_a_sample_rate_too_low_for_speech_is_refused(jfk_wav, tmp_path):
+    data, _rate = sf.read(jfk_wav)
+    mislabelled = tmp_path / "one-hertz.wav"
+    sf.write(mislabelled, data, 1)  # the header says 1 Hz: 176000 samples would be 49 hours
+    job = transcribe_file(mislabelled)
+    assert job.transcript is None and job.result.error.code == "audio_unsuitable"
+    assert "1 Hz" in job.result.error.message and job.result.error.hint
+
+
 def test_unknown_model_names_the_store(jfk_wav):
     job = transcribe_file(jfk_wav, WhisperOptions(model="no-such-model"), engine="wasm")
     assert job.transcript is None
@@ -173,6 +225,10 @@ def test_long_audio_in_parallel_windows_loses_and_repeats_nothing(jfk_six_times,
     assert starts == sorted(starts) and starts[-1] < 75.0
     for w in windows:
         assert any(w["start"] <= s["start"] < w["end"] for s in job.transcript["segments"]), w
+    # Every cue stays inside the window it came from (Whisper's last segment of a window can
+    # run past it: a subtitle after the end of the file, or over the next window's first).
+    for s in job.transcript["segments"]:
+        assert any(w["start"] <= s["start"] <= s["end"] <= w["end"] for w in windows), s
     progress = [e for e in events if e["event"] == "progress" and e.get("unit") == "s"]
     assert {e["window"] for e in progress} == {0, 1, 2}
     assert max(e["done"] for e in progress) == pytest.approx(75.0, abs=1.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import pytest
@@ -268,3 +269,17 @@ def test_subtitles_are_always_well_formed(raw):
     for seg in segs:
         assert 0 <= seg["start_ms"] <= seg["end_ms"]
         assert seg["start"] == round(seg["start_ms"] / 1000, 3)
+
+
+def test_written_files_get_ordinary_permissions_and_keep_their_own(tmp_path):
+    import stat
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    new = write_transcript(JFK, tmp_path / "new.srt")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+    kept = tmp_path / "kept.srt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_transcript(JFK, kept)
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640

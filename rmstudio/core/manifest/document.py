@@ -125,16 +125,30 @@ def load(path: str | os.PathLike[str]) -> ManifestDocument:
     return from_text(read_text(path), str(path))
 
 
+# The process umask, read once at import (reading it means setting it, which is not
+# thread-safe later): new files get the permissions any other program would give them.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write a text file so that readers see the old or the new content, never half of it."""
+    """Write a text file so that readers see the old or the new content, never half of it.
+
+    The file keeps the permissions it had; a new one gets 0666 minus the umask (mkstemp's
+    temp file is 0600, which would make every saved transcript or manifest private)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = p.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
