@@ -251,12 +251,35 @@ def _open_error(path: Path, size: int, head: bytes, exc: Exception) -> RMError:
             path,
             _DECODER_HINT,
         )
+    if not _has_audio_signature(head):
+        return _error(
+            "audio_invalid",
+            f"{name} is not an audio file this reader recognises: it does not start like any "
+            "audio format (no WAV, FLAC, Ogg, MP3, AIFF, CAF ... header)",
+            path,
+            f"Supported: {', '.join(sorted(readable_formats()))}. {_DECODER_HINT}",
+        )
+    if "does not exist" in detail:  # libsndfile's words for "no decoder took it"; the file is there
+        detail = "no decoder could read it"
     return _error(
         "audio_invalid",
         f"{name} is damaged or truncated and cannot be decoded ({detail})",
         path,
         TRUNCATED_HINT,
     )
+
+
+# First bytes of the containers libsndfile reads (and of MP3: an ID3 tag or a frame sync).
+_AUDIO_SIGNATURES = (
+    b"RIFF", b"RF64", b"riff", b"FORM", b"fLaC", b"OggS", b"ID3", b".snd", b"dns.", b"caff",
+    b"NIST", b"Creative Voice", b"MATLAB", b"wvpk", b"2BIT", b"IMPS", b"\x00\x00\x00\x00",
+)  # fmt: skip
+
+
+def _has_audio_signature(head: bytes) -> bool:
+    if head.startswith(_AUDIO_SIGNATURES):
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # an MPEG audio frame
 
 
 # WAVE format tags libsndfile decodes: PCM, ADPCM (MS, IMA), float, A-law, mu-law, GSM 6.10,
@@ -432,6 +455,8 @@ def _decode(f: sf.SoundFile, info: AudioInfo, path: Path) -> tuple[np.ndarray, s
     claimed = info.frames * info.channels * 4
     trusted = claimed <= max(_PLAUSIBLE_FLOOR, _PLAUSIBLE_EXPANSION * info.size_bytes)
     try:
+        if not f.seekable():  # e.g. GSM 6.10 WAV: one whole read needs a frame count, blocks do not
+            return _read_blocks(f, restart=False)
         if trusted or info.format in _ESTIMATED_LENGTH:
             # One read: fastest, and libsndfile decodes some MP3s correctly only this way.
             try:
