@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rmstudio.cli.argtypes import count
 from rmstudio.cli.output import print_json
 from rmstudio.cli.progress import ProgressBar
 from rmstudio.core.bench import whisper as bench
@@ -35,19 +36,6 @@ COLUMNS = (
     "WER",
 )
 RIGHT = {"time s", "CPU s", "RTF", "vs native 1t", "start ms", "peak MiB", "WER"}
-
-
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        return value
-
-    return parse
 
 
 def _minutes(text: str) -> float:
@@ -120,16 +108,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument(
         "--threads",
         nargs="+",
-        type=_count(1),
+        type=count(1),
         default=[1, 2],
         metavar="N",
         help="thread counts: native whisper.cpp and faster-whisper threads; in the sandbox, windows "
         "of long audio transcribed at once (one single-threaded guest each)",
     )
-    w.add_argument("--repeat", type=_count(1), default=2, metavar="N", help="timed runs per row (median)")
+    w.add_argument("--repeat", type=count(1), default=2, metavar="N", help="timed runs per row (median)")
     w.add_argument(
         "--warmup",
-        type=_count(0),
+        type=count(0),
         default=1,
         metavar="N",
         help="untimed runs first (load the model natively, fill the compiled-module cache)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rmstudio.cli.argtypes import positive
 from rmstudio.core.execute import ENGINES
 
 
@@ -38,7 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engine", choices=ENGINES, help="executor for --run (default: the saved choice, else wasm)"
     )
     p.add_argument(
-        "--timeout", type=float, default=600.0, metavar="SECONDS", help="give up on --run after this long"
+        "--timeout",
+        type=positive(),
+        default=600.0,
+        metavar="SECONDS",
+        help="give up on --run after this long",
     )
     p.set_defaults(func=run)
 

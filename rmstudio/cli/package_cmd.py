@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rmstudio.cli.argtypes import positive
 from rmstudio.cli.output import format_bytes, print_json, print_problem
 from rmstudio.core.errors import RMError
 from rmstudio.core.package.format import DEFAULT_LIMITS, EXTENSION, MiB, PackageLimits
@@ -18,7 +19,7 @@ from rmstudio.core.package.format import DEFAULT_LIMITS, EXTENSION, MiB, Package
 def _add_max_size(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-size",
-        type=float,
+        type=positive(),
         metavar="MIB",
         help=f"refuse packages holding more than this many MiB in total "
         f"(default {DEFAULT_LIMITS.max_total_bytes // MiB})",

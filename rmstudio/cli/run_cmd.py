@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from rmstudio.cli.argtypes import MAX_MEMORY_MIB, positive
 from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import format_bytes, print_json, print_problem, summarize_value
 from rmstudio.cli.progress import ProgressBar, progress_listener
@@ -37,10 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--events", action="store_true", help="stream the guest's events to stderr as they happen")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the run after this many seconds")
+    p.add_argument(
+        "--timeout", type=positive(), metavar="SECONDS", help="stop the run after this many seconds"
+    )
     p.add_argument(
         "--memory-limit",
-        type=float,
+        type=positive(MAX_MEMORY_MIB),
         metavar="MIB",
         default=Limits().memory_bytes / 2**20,
         help="cap on the guest's linear memory in MiB (default %(default).0f)",

@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from rmstudio.cli.argtypes import MAX_MEMORY_MIB, count, positive
 from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import print_json, print_problem
 from rmstudio.cli.progress import ProgressBar, progress_listener
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import ENGINES
 from rmstudio.core.export import FORMATS, render, write_transcript
+from rmstudio.core.manifest.catalog import find_node
 from rmstudio.core.runs import Limits
 from rmstudio.core.transcribe import WhisperOptions, transcribe_file
 
@@ -48,7 +50,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cores to use: in the sandbox, windows of long audio (over 30 s) transcribed at once, "
         "one guest each; with --engine native, whisper.cpp's threads (see docs/PERFORMANCE.md)",
     )
-    p.add_argument("--beam-size", type=int, default=1, help="beam search width (1 = greedy)")
+    beam = find_node("WhisperTranscriber").param("beam_size")  # the catalog's bounds
+    assert beam is not None and beam.minimum is not None and beam.maximum is not None
+    p.add_argument(
+        "--beam-size",
+        type=count(int(beam.minimum), int(beam.maximum)),
+        default=1,
+        help=f"beam search width (1 = greedy, at most {beam.maximum:g})",
+    )
     p.add_argument("--prompt", default="", help="initial prompt (names, spelling)")
     p.add_argument(
         "--engine",
@@ -56,8 +65,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="wasm",
         help="wasm: the sandbox (default); native: native whisper.cpp for comparison",
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS")
-    p.add_argument("--memory-limit", type=float, metavar="MIB", default=Limits().memory_bytes / 2**20)
+    p.add_argument(
+        "--timeout", type=positive(), metavar="SECONDS", help="stop after this many seconds per file"
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=positive(MAX_MEMORY_MIB),
+        metavar="MIB",
+        default=Limits().memory_bytes / 2**20,
+        help="cap on each guest's linear memory in MiB (default %(default).0f)",
+    )
     p.add_argument("--json", action="store_true", help="print the transcripts and run facts as JSON")
     p.set_defaults(func=run)
 

@@ -18,6 +18,7 @@ from rmstudio.core.errors import RMError
 NO_INPUT: Any = type("NoInput", (), {"__repr__": lambda self: "NO_INPUT"})()
 
 DEFAULT_MEMORY_LIMIT = 2 << 30  # 2 GiB of guest linear memory
+MAX_MEMORY = 4 << 30  # wasm32's address space: no memory cap goes above it
 DEFAULT_MAX_REQUEST_BYTES = 1 << 30
 # What the host keeps of a guest's stdout (its result document). An hour of 16 kHz float audio
 # as base64 is ~300 MiB; a guest writing without end must not take the host's memory.

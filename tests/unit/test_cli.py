@@ -67,3 +67,36 @@ def test_nodes_json_lists_the_catalog():
 def test_node_reference_page_is_generated_from_the_catalog():
     page = (REPO / "docs" / "NODES.md").read_text()
     assert page == markdown(), "docs/NODES.md is stale: run `rmstudio nodes --markdown > docs/NODES.md`"
+
+
+def test_limits_that_would_mean_no_limit_or_crash_are_usage_errors(tmp_path, capsys):
+    calc = str(EXAMPLES / "calculator.json")
+    cases = [
+        ["run", calc, "--memory-limit", "nan"],
+        ["run", calc, "--memory-limit", "0"],
+        ["run", calc, "--memory-limit", "5000"],  # over wasm32's 4 GiB
+        ["run", calc, "--timeout", "-1"],
+        ["run", calc, "--timeout", "inf"],
+        ["transcribe", "x.wav", "--beam-size", "0"],
+        ["transcribe", "x.wav", "--beam-size", "17"],  # the catalog's maximum is 16
+        ["verify", "x.rmpkg", "--max-size", "nan"],
+    ]
+    for args in cases:
+        try:
+            code = main(args)
+        except SystemExit as exc:
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2 and "error: argument" in err and "Traceback" not in err, (args, err)
+
+
+def test_creation_times_outside_iso_years_are_refused(tmp_path, capsys, monkeypatch):
+    calc = str(EXAMPLES / "calculator.json")
+    out = str(tmp_path / "c.rmpkg")
+    assert main(["pack", calc, "-o", out, "--created", "9999-12-31T23:59:59-01:00"]) == 1
+    assert "outside the years 1970 to 9999" in capsys.readouterr().err
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "-62135596800")  # year 1: once written as "1-01-01"
+    assert main(["pack", calc, "-o", out]) == 1
+    assert "outside the years 1970 to 9999" in capsys.readouterr().err
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert main(["pack", calc, "-o", out]) == 0

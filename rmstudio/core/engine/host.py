@@ -31,6 +31,7 @@ from rmstudio.core.engine.warm import WarmPool, serve_warm
 from rmstudio.core.errors import RMError
 from rmstudio.core.runs import (
     DEFAULT_MAX_RESULT_BYTES,
+    MAX_MEMORY,
     EventCallback,
     Limits,
     Preopen,
@@ -41,7 +42,6 @@ from rmstudio.core.runs import (
 TICK_S = 0.02
 MEMORY_SAMPLE_S = 0.1
 WASM_PAGE = 65536
-MAX_MEMORY = 4 << 30  # wasm32's address space
 
 
 def _rss_bytes() -> int | None:

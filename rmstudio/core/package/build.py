@@ -124,7 +124,18 @@ def created_timestamp(value: str | None = None) -> str:
             raise _fail("invalid_param", f"SOURCE_DATE_EPOCH={raw!r} is not a Unix time in seconds") from None
     else:
         when = dt.datetime.now(tz=dt.UTC)
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        utc = when.astimezone(dt.UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1970 <= utc.year <= 9999:
+        raise _fail(
+            "invalid_param",
+            f"the creation time {value or os.environ.get('SOURCE_DATE_EPOCH', '')!r} is outside "
+            "the years 1970 to 9999 (in UTC)",
+            hint="For example 2026-11-25T12:00:00Z",
+        )
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%SZ}"
 
 
 def _text_field(label: str, value: Any) -> str | None:
