@@ -255,10 +255,25 @@ def test_a_failed_build_leaves_nothing(tmp_path, inputs, monkeypatch):
         return real(name, size)
 
     monkeypatch.setattr(build_mod, "_zip_info", failing)
-    with pytest.raises(OSError):
+    with pytest.raises(RMError) as exc:
         build(manifest, out, runtime, force=True)
+    assert exc.value.code == "io_error" and "No space left on device" in exc.value.message
     assert sorted(p.name for p in out.parent.iterdir()) == ["calc.rmpkg"]
     assert out.read_bytes() == b"the previous package"
+    # A build that fails leaves no folders it made for the output either.
+    calls["n"] = 0
+    with pytest.raises(RMError):
+        build(manifest, tmp_path / "new" / "deeper" / "calc.rmpkg", runtime)
+    assert not (tmp_path / "new").exists()
+
+
+def test_output_folder_problems_are_clear_errors(tmp_path, inputs):
+    manifest, runtime = inputs
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(RMError) as exc:
+        build(manifest, blocker / "calc.rmpkg", runtime)
+    assert exc.value.code == "io_error" and "is a file, not a folder" in exc.value.message
 
 
 def test_run_request_input_is_not_packed(tmp_path, inputs):
@@ -333,6 +348,20 @@ def test_unsafe_deps_names_are_refused(tmp_path, inputs):
     with pytest.raises(RMError) as exc:
         build_package(manifest, tmp_path / "n.rmpkg", BuildOptions(runtime=runtime, deps=deps))
     assert exc.value.code == "package_unsafe_path"
+
+
+def test_deps_that_would_collide_on_macos_or_windows_are_refused_before_writing(tmp_path, inputs):
+    manifest, runtime = inputs
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "caf\u00e9.txt").write_text("composed")
+    (deps / "cafe\u0301.txt").write_text("decomposed")  # looks the same; a different name on Linux
+    out = tmp_path / "n.rmpkg"
+    with pytest.raises(RMError) as exc:
+        build_package(manifest, out, BuildOptions(runtime=runtime, deps=deps))
+    assert exc.value.code == "package_case_conflict"
+    assert "caf\\xe9" in exc.value.message and "cafe\\u0301" in exc.value.message  # visibly different
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deps", "src"]  # no package, no temp file
 
 
 def test_models_are_bundled_and_mapped(tmp_path, inputs, whisper_src):

@@ -330,6 +330,11 @@ CASES: dict[str, tuple[Builder, str]] = {
     # --- stage 2: duplicates and collisions
     "duplicate names": (crafted(add(Entry("deps/readme.txt", b"the other one"))), "package_duplicate_member"),
     "names differing only in case": (crafted(add(Entry("deps/README.txt", b"x"))), "package_case_conflict"),
+    "names equal only after case folding is normalised again (Greek dialytika and tonos)": (
+        crafted(add(Entry("deps/\u0390.txt", b"a"), Entry("deps/\u03aa\u0301.txt", b"b"))),
+        "package_case_conflict",
+    ),
+    "a character Windows forbids": (crafted(add(Entry("deps/what?.txt", b"x"))), "package_unsafe_path"),
     "names differing only in Unicode form": (
         crafted(add(Entry("deps/caf\u00e9.txt", b"a"), Entry("deps/cafe\u0301.txt", b"b"))),
         "package_case_conflict",
@@ -599,8 +604,39 @@ def test_a_good_package_extracts_with_fixed_permissions(tmp_path):
 def test_empty_existing_target_is_used(tmp_path):
     out = tmp_path / "empty"
     out.mkdir()
+    inode = out.stat().st_ino
     extract_package(craft(tmp_path / "ok.rmpkg"), out)
     assert (out / "manifest.json").is_file()
+    assert out.stat().st_ino == inode  # filled, not replaced: it may be someone's cwd
+
+
+def test_unpacking_into_the_current_directory(tmp_path, monkeypatch):
+    pkg = craft(tmp_path / "ok.rmpkg")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    extract_package(pkg, ".")
+    assert Path("manifest.json").is_file() and Path.cwd() == here
+
+
+def test_a_refused_unpack_leaves_no_parent_directories(tmp_path):
+    pkg = surgery(lambda d: patch(d, "runtime.wasm", central=False, crc=0xDEADBEEF))(tmp_path)
+    with pytest.raises(RMError):
+        extract_package(pkg, tmp_path / "a" / "b" / "c" / "out")
+    assert not (tmp_path / "a").exists()
+
+
+def test_filesystem_problems_are_io_errors(tmp_path):
+    pkg = craft(tmp_path / "ok.rmpkg")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(RMError) as exc:
+        extract_package(pkg, blocker / "out")
+    assert exc.value.code == "io_error" and "is a file, not a folder" in exc.value.message
+    long_name = tmp_path / ("x" * 250)  # fine as a name; the temp directory's must fit too
+    extract_package(pkg, long_name)
+    assert (long_name / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ok.rmpkg", "afile", "x" * 250])
 
 
 # ---------------------------------------------------------------------- read, but with a warning

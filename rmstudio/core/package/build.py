@@ -28,6 +28,7 @@ from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import load, validate
 from rmstudio.core.manifest.document import dumps
 from rmstudio.core.package import models_link, names
+from rmstudio.core.package.dirs import make_parents, remove_made
 from rmstudio.core.package.format import (
     CHUNK,
     COMPRESS_LEVEL,
@@ -311,6 +312,23 @@ def _runtime_info(manifest: dict[str, Any], wasm_size: int) -> tuple[dict[str, A
     return info, hints
 
 
+def _check_collisions(inputs: list[_Input]) -> None:
+    """Refuse names the reader would refuse as one file on macOS or Windows, before writing."""
+    seen: dict[str, _Input] = {}
+    for i in inputs:
+        key = names.collision_key(i.name)
+        if key in seen:
+            first = seen[key].name
+            raise _fail(
+                "package_case_conflict",
+                f"{i.name!r} and {first!r} would be the same file on macOS and Windows "
+                f"(they differ only in case or Unicode form: {first!a} vs {i.name!a})",
+                source=str(i.path) if i.path else None,
+                hint="Rename one of them in the deps directory",
+            )
+        seen[key] = i
+
+
 def _check_limits(inputs: list[_Input], limits: PackageLimits) -> None:
     if len(inputs) + 1 > limits.max_members:
         raise _fail(
@@ -482,6 +500,7 @@ def build_package(
         *sorted(model_inputs, key=lambda i: i.name),
         *sorted(deps_inputs, key=lambda i: i.name),
     ]
+    _check_collisions(inputs)
     _check_limits(inputs, options.limits)
     info, hints = _runtime_info(manifest, runtime_size)
     metadata: dict[str, Any] = {
@@ -509,8 +528,15 @@ def build_package(
     metadata["runtime_info"] = info
     metadata["performance_hints"] = hints
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    try:
+        made = make_parents(out_path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name[:64]}.", suffix=".tmp", dir=out_path.parent)
+    except OSError as exc:
+        raise _fail(
+            "io_error",
+            f"cannot write {out_path}: {exc.strerror or exc}",
+            hint="Choose an output path in a folder you can write to",
+        ) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as f:
@@ -524,8 +550,15 @@ def build_package(
             raise check.errors[0]
         os.chmod(tmp, 0o644)
         os.replace(tmp, out_path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        remove_made(made, out_path.parent)
+        if isinstance(exc, OSError) and not isinstance(exc, RMError):
+            raise _fail(
+                "io_error",
+                f"cannot write {out_path}: {exc.strerror or exc}",
+                hint="Check the free space and permissions of the output folder",
+            ) from None
         raise
     return BuildResult(
         path=out_path,

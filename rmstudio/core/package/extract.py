@@ -7,6 +7,7 @@ target is exactly as before. See docs/RMPKG.md, "Extraction".
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -16,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.package import names
+from rmstudio.core.package.dirs import make_parents, remove_made
 from rmstudio.core.package.format import DEFAULT_LIMITS, DIR_MODE, FILE_MODE, PackageLimits
 from rmstudio.core.package.read import Member
 from rmstudio.core.package.verify import PackageReport, verify_package
@@ -117,10 +119,14 @@ def extract_package(
     ``before_commit`` runs on the finished temporary directory just before the rename (the
     run cache writes its stamp there).
     """
-    dest = Path(dest)
+    dest = Path(os.path.abspath(dest))  # "." names its parent's entry, where the temp dir goes
     _check_target(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    try:
+        made = make_parents(dest.parent)
+        # The temp name stays within 255 bytes however long the target's name is.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name[:64]}.partial-", dir=dest.parent))
+    except OSError as exc:
+        raise _io_error(exc, dest) from None
     sink = _DirSink(tmp)
     try:
         report = verify_package(path, limits, sink=sink, fail_fast=True, allow_legacy=allow_legacy)
@@ -130,14 +136,37 @@ def extract_package(
         os.chmod(tmp, DIR_MODE)
         _check_target(dest)
         if dest.exists():
-            dest.rmdir()
-        os.rename(tmp, dest)
+            _move_contents(tmp, dest)  # keep the directory itself: it may be a shell's cwd
+        else:
+            os.rename(tmp, dest)
     except BaseException as exc:
         sink.abort()
         shutil.rmtree(tmp, ignore_errors=True)
+        remove_made(made, dest.parent)
         if isinstance(exc, OSError) and not isinstance(exc, RMError):
-            raise RMError(
-                "io_error", f"cannot write the unpacked package: {exc.strerror or exc}", source=str(dest)
-            ) from None
+            raise _io_error(exc, dest) from None
         raise
     return report
+
+
+def _move_contents(src: Path, dest: Path) -> None:
+    """Move ``src``'s entries into the empty ``dest`` (same filesystem); all or none."""
+    moved: list[str] = []
+    try:
+        for entry in sorted(os.listdir(src)):
+            os.rename(src / entry, dest / entry)
+            moved.append(entry)
+        src.rmdir()
+    except OSError:
+        for entry in moved:
+            os.rename(dest / entry, src / entry)
+        raise
+
+
+def _io_error(exc: OSError, dest: Path) -> RMError:
+    hint = "Choose a target in a folder you can write to"
+    if exc.errno == errno.ENAMETOOLONG:
+        hint = "Choose a shorter target name"
+    return RMError(
+        "io_error", f"cannot write the unpacked package: {exc.strerror or exc}", source=str(dest), hint=hint
+    )

@@ -29,6 +29,9 @@ _WINDOWS_DEVICES = {
 }
 
 
+_WINDOWS_FORBIDDEN = frozenset('<>"|?*')
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` is unsafe as a member name, or None when it is fine.
 
@@ -38,6 +41,8 @@ def name_problem(name: str) -> str | None:
         return "the name is empty"
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         return "the name contains a control character (NUL, newline, ...)"
+    if any("\udc80" <= c <= "\udcff" for c in name):  # os.fsdecode's stand-ins for stray bytes
+        return "the name is not valid UTF-8"
     if any(unicodedata.category(c).startswith("C") for c in name):
         return "the name contains an invisible or direction-changing character that could disguise it"
     if "\\" in name:
@@ -46,6 +51,8 @@ def name_problem(name: str) -> str | None:
         return "the name is an absolute path"
     if ":" in name:
         return "the name contains ':' (a drive letter or an alternate data stream)"
+    if any(c in _WINDOWS_FORBIDDEN for c in name):
+        return 'the name contains one of < > " | ? * (Windows forbids them in file names)'
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         return f"the name is longer than {MAX_NAME_BYTES} bytes"
     body = name[:-1] if name.endswith("/") else name
@@ -77,8 +84,12 @@ def check_name(name: str, source: str | None = None) -> None:
 
 
 def collision_key(name: str) -> str:
-    """Names with the same key are the same file on case-insensitive or normalising filesystems."""
-    return unicodedata.normalize("NFC", name).casefold().rstrip("/")
+    """Names with the same key are the same file on case-insensitive or normalising filesystems.
+
+    Unicode's canonical caseless match, NFD(casefold(NFD(name))): case folding can undo a
+    normalisation (Greek letters with dialytika and tonos), so it is normalised again after."""
+    nfd = unicodedata.normalize("NFD", name)
+    return unicodedata.normalize("NFD", nfd.casefold()).rstrip("/")
 
 
 def layout_kind(name: str) -> str | None:
