@@ -152,6 +152,7 @@ def _add_audio(
         prepared.notes.extend(f"warning: {w}" for w in audio.warnings)  # e.g. decoded short
     if audio.frames == 0:
         raise RMError("audio_empty", "the audio file holds no samples", source=str(path))
+    _check_item_limits(audio, path)
     tmp = tempfile.mkdtemp(prefix="rmstudio-input-")
     prepared._cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
     payload = to_item(audio, "file", file_dir=tmp, start_time=start_time)
@@ -160,3 +161,24 @@ def _add_audio(
         prepared.request.preopens.append(Preopen(Path(payload.preopen[0]), payload.preopen[1]))
     prepared.audio_duration = audio.duration
     prepared.audio_path = path
+
+
+def _check_item_limits(audio: Audio, path: Path) -> None:
+    """The guest contract's bounds on an audio item, as a message about the file (the guest
+    would name the manifest's node and input index instead)."""
+    from rmstudio.core.native.audio_items import MAX_CHANNELS, MAX_SAMPLE_RATE
+
+    if audio.channels > MAX_CHANNELS:
+        raise RMError(
+            "audio_unsupported",
+            f"{path.name} has {audio.channels} channels; pipelines take audio of at most {MAX_CHANNELS}",
+            source=str(path),
+            hint="Mix it down first, e.g. ffmpeg -i IN -ac 2 OUT.wav",
+        )
+    if audio.sample_rate > MAX_SAMPLE_RATE:
+        raise RMError(
+            "audio_unsupported",
+            f"{path.name} is sampled at {audio.sample_rate} Hz; pipelines take at most {MAX_SAMPLE_RATE} Hz",
+            source=str(path),
+            hint="Resample it first, e.g. ffmpeg -i IN -ar 48000 OUT.wav",
+        )

@@ -11,15 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rmstudio.core.audio.load import Audio, load_audio
 from rmstudio.core.audio.windows import DEFAULT_MAX_WINDOW_S, Window, plan_windows
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import execute
 from rmstudio.core.manifest.document import ManifestDocument
+from rmstudio.core.native.audio_items import MAX_CHANNELS
 from rmstudio.core.prepare import prepare_run
 from rmstudio.core.runs import EventCallback, Limits, RunResult
 
@@ -128,6 +131,8 @@ def transcribe_file(
                 source=str(path),
                 hint="Is the rate in the file's header wrong? Fix it, or record at 8 kHz or more",
             )
+        if audio.channels > MAX_CHANNELS:  # Whisper hears one channel anyway: mix on the host
+            audio = replace(audio, samples=audio.samples.mean(axis=1, keepdims=True, dtype=np.float32))
         windows = plan_windows(audio.samples, audio.sample_rate, max_window_s)
         if len(windows) == 1:
             result = _run_window(doc, audio, 0.0, engine, limits, on_event, control, warm)

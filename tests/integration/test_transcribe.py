@@ -240,3 +240,29 @@ def test_long_audio_in_parallel_windows_loses_and_repeats_nothing(jfk_six_times,
         assert single.transcript is not None, single.result.error
         assert single.transcript["windows"] == windows
         assert single.transcript["segments"] == job.transcript["segments"]
+
+
+def test_more_channels_than_an_audio_item_holds(jfk_wav, tmp_path):
+    data, rate = sf.read(jfk_wav)
+    wide = tmp_path / "ch33.wav"
+    sf.write(wide, np.stack([data * 0.3] * 33, axis=1), rate)
+    job = transcribe_file(wide)  # mixed to mono on the host: Whisper hears one channel anyway
+    assert job.transcript is not None, job.result.error
+    assert "fellow americans" in normalise(job.transcript["text"])
+    proc = subprocess.run(  # a pipeline gets the file as it is: a clear refusal, about the file
+        [
+            sys.executable,
+            "-m",
+            "rmstudio",
+            "run",
+            str(REPO / "resources/examples/whisper.json"),
+            "-i",
+            str(wide),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "ch33.wav has 33 channels" in proc.stderr and "ffmpeg" in proc.stderr

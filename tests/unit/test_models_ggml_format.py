@@ -277,3 +277,11 @@ def test_mel_and_vocab_reader(whisper_src: Path) -> None:
     mel, tokens = read_mel_and_vocab(whisper_src / "models" / "for-tests-ggml-tiny.en.bin")
     assert mel.shape == (80, 201) and mel.dtype == np.float32
     assert len(tokens) == 50257 and tokens[220] == b" " and tokens[-1] == b"<|endoftext|>"
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "model.bin"
+    os.mkfifo(fifo)
+    with pytest.raises(RMError) as exc:  # opening it would block until something writes
+        read_model_info(fifo)
+    assert exc.value.code == "invalid_model" and "not a regular file" in exc.value.message

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -449,6 +450,14 @@ def read_model_info(
     """
     p = Path(path)
     try:
+        mode = p.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # opening a FIFO waits forever
+            raise RMError(
+                "invalid_model",
+                f"{p.name} is not a regular file (a pipe, socket or device)",
+                source=str(p),
+                hint="Give the path of a ggml model file (ggml-*.bin)",
+            )
         with open(p, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:

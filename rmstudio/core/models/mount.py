@@ -118,7 +118,7 @@ def mount_models(manifest: dict[str, Any], engine: str) -> MountedModels:
         value = ref.value
         if value in out.options:
             continue
-        if value.startswith("/") and not Path(value).is_file():
+        if value.startswith("/") and not Path(value).exists():
             continue  # a guest path the caller preopens itself
         try:
             host_file = Path(models.resolve(value))
