@@ -34,6 +34,13 @@ def parse_input(value: str) -> Any:
             source=str(path),
             hint="Give JSON (e.g. '[5, 7, 3]') or a .json file",
         )
+    if path.exists():
+        raise RMError(
+            "invalid_input",
+            f"cannot use {path.name} as input: it is a {'directory' if path.is_dir() else 'special file'}",
+            source=str(path),
+            hint="Give JSON (e.g. '[5, 7, 3]'), a .json file or an audio file",
+        )
     raise RMError(
         "invalid_input",
         f"--input is neither valid JSON nor an existing file: {value[:80]!r}",

@@ -51,10 +51,13 @@ def test_bad_inputs_never_show_a_traceback(tmp_path):
         ("run", str(EXAMPLES / "calculator.json"), "--input", "[1, 2"),
         ("run", str(EXAMPLES / "calculator.json"), "--input", '["a"]', "--engine", "native"),
         ("validate", str(tmp_path)),
+        ("run", str(EXAMPLES / "calculator.json"), "--input", str(tmp_path)),
     ):
         proc = rmstudio(*args)
         assert proc.returncode == 1, args
         assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+    proc = rmstudio("run", str(EXAMPLES / "calculator.json"), "--input", str(tmp_path))
+    assert "it is a directory" in proc.stderr  # not "neither valid JSON nor an existing file"
 
 
 def test_nodes_json_lists_the_catalog():
