@@ -53,8 +53,11 @@ def test_import_validates_copies_and_dedupes(data_dir: Path, small_model: Path) 
     again = store_mod.import_model(small_model)
     copy = small_model.with_name("copy.bin")
     shutil.copy(small_model, copy)
-    third = store_mod.import_model(copy, name="another-name")
+    third = store_mod.import_model(copy)
     assert again == first and third == first  # same content is stored once
+    with pytest.raises(RMError) as exc:  # ... and does not pretend to answer to a second name
+        store_mod.import_model(copy, name="another-name")
+    assert exc.value.code == "model_exists" and "already stored as 'unknown.en'" in exc.value.message
     assert _files(data_dir / "models") == ["ggml-unknown.en.bin"]
     other = store_mod.import_model(build_ggml(small_model.with_name("other.bin"), seed=5))
     assert other.name == "unknown.en-2" and other.sha256 != first.sha256

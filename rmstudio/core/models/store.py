@@ -394,6 +394,14 @@ class ModelStore:
             )
         existing = next((m for m in self.list() if m.sha256 == info.sha256), None)
         if existing is not None:
+            if name is not None and name != existing.name:  # it would not answer to that name
+                raise RMError(
+                    "model_exists",
+                    f"this model is already stored as '{existing.name}' (the same file); "
+                    f"it was not stored again as '{name}'",
+                    source=str(src),
+                    hint=f"Use -m {existing.name}, or remove it and import it again under the new name",
+                )
             return existing
         tmp = temp_path_in(self.root, "import")
         try:
