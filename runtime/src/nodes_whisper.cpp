@@ -233,6 +233,9 @@ void on_progress(whisper_context*, whisper_state*, int percent, void* user) {
     report_progress(job, job.duration * percent / 100.0);
 }
 
+// Also the reference executor's wording (rmstudio/core/native/nodes_whisper.py).
+constexpr const char* kLanguageHint = "Use a Whisper language code (en, de, fr, ...), its English name (german), or auto";
+
 class WhisperNode final : public Node {
   public:
     Error init(const Params& params, NodeContext& ctx) override {
@@ -254,6 +257,14 @@ class WhisperNode final : public Node {
                                               std::to_string(kMaxDecoders) + ")")
                 .node(ctx.node_id())
                 .with_hint(std::string("Use ") + name + " 8 or less");
+        }
+
+        // whisper.cpp takes an unknown code silently (and decodes as if it were token -1).
+        if (language_ != "auto" && whisper_lang_id(language_.c_str()) < 0) {
+            return Error("invalid_param", "node '" + ctx.node_id() + "' (" + ctx.node_type() + "): unknown language '" +
+                                              language_ + "'")
+                .node(ctx.node_id())
+                .with_hint(kLanguageHint);
         }
 
         // A name the host mapped wins over reading the value as a path.

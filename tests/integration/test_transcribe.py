@@ -266,3 +266,13 @@ def test_more_channels_than_an_audio_item_holds(jfk_wav, tmp_path):
     )
     assert proc.returncode == 1
     assert "ch33.wav has 33 channels" in proc.stderr and "ffmpeg" in proc.stderr
+
+
+@pytest.mark.parametrize("engine", ["wasm", "native"])
+def test_an_unknown_language_is_refused_by_both_executors(jfk_wav, engine):
+    # whisper.cpp itself takes it silently and decodes with a made-up language token.
+    job = transcribe_file(jfk_wav, WhisperOptions(language="xx"), engine=engine)
+    assert job.transcript is None and job.result.error.code == "invalid_param"
+    assert "unknown language 'xx'" in job.result.error.message and "auto" in job.result.error.hint
+    named = transcribe_file(jfk_wav, WhisperOptions(language="english"), engine=engine)
+    assert named.transcript is not None and "fellow americans" in normalise(named.transcript["text"])

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rmstudio.core.audio.resample import transform
+from rmstudio.core.errors import RMError
 from rmstudio.core.native.audio_items import parse_audio
 from rmstudio.core.native.base import Context, Node, register
 
@@ -46,6 +47,10 @@ def _load(path: Path, strategy: int) -> Any:
         return _models[key]
 
 
+# The guest's wording too (runtime/src/nodes_whisper.cpp, kLanguageHint).
+LANGUAGE_HINT = "Use a Whisper language code (en, de, fr, ...), its English name (german), or auto"
+
+
 @register("WhisperTranscriber")
 class WhisperTranscriber(Node):
     def process(self, items: list[Any], ctx: Context) -> list[Any]:
@@ -59,6 +64,16 @@ class WhisperTranscriber(Node):
                 "the reference Whisper needs the pywhispercpp package (pip install pywhispercpp==1.5.1)"
             ) from None
         p = self.params
+        if p["language"] != "auto":
+            from _pywhispercpp import whisper_lang_id
+
+            if whisper_lang_id(p["language"]) < 0:  # whisper.cpp would take it silently
+                raise RMError(
+                    "invalid_param",
+                    f"node '{ctx.node_id}' ({ctx.node_type}): unknown language '{p['language']}'",
+                    node_id=ctx.node_id,
+                    hint=LANGUAGE_HINT,
+                )
         path = model_path(p["model"], ctx.options)
         if path is None:
             raise ctx.failed(f"model '{p['model']}' is not a file and the host mapped no file for it")
