@@ -6,7 +6,7 @@ two accept exactly the same things.
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,15 @@ def parse_input(value: str) -> Any:
         path = Path(text[1:])
         return parse_json(read_text(path, "input"), str(path))
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
+        return parse_json(text)
+    except RMError as exc:
+        json_error = exc
     path = Path(value)
-    if path.is_file():
+    try:
+        exists, is_file, is_dir = path.exists(), path.is_file(), path.is_dir()
+    except OSError:  # e.g. a long value that is not a usable file name either
+        exists = is_file = is_dir = False
+    if is_file:
         if path.suffix.lower() == ".json":
             return parse_json(read_text(path, "input"), str(path))
         raise RMError(
@@ -34,15 +38,21 @@ def parse_input(value: str) -> Any:
             source=str(path),
             hint="Give JSON (e.g. '[5, 7, 3]') or a .json file",
         )
-    if path.exists():
+    if exists:
         raise RMError(
             "invalid_input",
-            f"cannot use {path.name} as input: it is a {'directory' if path.is_dir() else 'special file'}",
+            f"cannot use {path.name} as input: it is a {'directory' if is_dir else 'special file'}",
             source=str(path),
             hint="Give JSON (e.g. '[5, 7, 3]'), a .json file or an audio file",
         )
+    if _JSON_START.match(text):  # meant as JSON: say what is wrong with it
+        json_error.message = f"--input is {json_error.message}"
+        raise json_error
     raise RMError(
         "invalid_input",
         f"--input is neither valid JSON nor an existing file: {value[:80]!r}",
         hint="Quote JSON for the shell, e.g. --input '[5, 7, 3]'",
     )
+
+
+_JSON_START = re.compile(r"^(?:[\[{\"\d-]|true\b|false\b|null\b|NaN\b|-?Infinity\b)")

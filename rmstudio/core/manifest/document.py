@@ -64,10 +64,57 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+# Deeper nesting is refused for every engine alike (the reference executor recurses; real
+# manifests and inputs are a few levels deep).
+MAX_JSON_DEPTH = 256
+
+
+class _NotJson(ValueError):
+    """Something Python's json module accepts but JSON (and the guest) does not."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number; write a finite number or null")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotJson(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json.loads keeps the last one silently: a whole section could vanish
+            raise _NotJson(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of lists and objects (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 def parse_json(text: str, source: str | None = None) -> Any:
-    """``json.loads`` with an RMError naming the line and column on failure."""
+    """Strict JSON: an RMError naming the line and column on failure.
+
+    Stricter than ``json.loads``: NaN, Infinity, numbers that overflow a float, duplicate
+    keys and nesting deeper than MAX_JSON_DEPTH are errors, as they are not JSON the guest
+    reads (or not what the author meant)."""
     try:
-        return json.loads(text)
+        data = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates
+        )
     except json.JSONDecodeError as exc:
         raise RMError(
             "invalid_json",
@@ -76,6 +123,24 @@ def parse_json(text: str, source: str | None = None) -> Any:
             line=exc.lineno,
             hint="Fix the JSON syntax (a missing comma or quote is the usual cause)",
         ) from None
+    except _NotJson as exc:
+        raise RMError("invalid_json", f"not valid JSON: {exc}", source=source) from None
+    except RecursionError:
+        data = None  # reported below with the limit
+        depth = MAX_JSON_DEPTH + 1
+    except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
+        detail = "a number has over 4300 digits" if "digits" in str(exc) else str(exc)
+        raise RMError("invalid_json", f"not usable JSON: {detail}", source=source) from None
+    else:
+        depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise RMError(
+            "invalid_json",
+            f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep",
+            source=source,
+            hint="Flatten the data; nesting this deep is almost certainly a generator's mistake",
+        )
+    return data
 
 
 def read_text(path: str | os.PathLike[str], what: str = "manifest") -> str:
