@@ -269,6 +269,14 @@ CASES: dict[str, tuple[Builder, str]] = {
         crafted(add(*(Entry(f"deps/zeros-{i}.bin", bytes(1 << 20)) for i in range(20)))),
         "package_zip_bomb",
     ),
+    "metadata.json with two hash lists (readers keeping the first or the last key differ)": (
+        lambda tmp: craft(
+            tmp / "hostile.rmpkg",
+            baseline_entries(),
+            metadata=as_bytes(metadata_for(baseline_entries())).rstrip()[:-1] + b', "files": {}}',
+        ),
+        "package_invalid_metadata",
+    ),
     # --- stage 2: names
     "absolute path": (crafted(add(Entry(ESCAPE, b"x"))), "package_unsafe_path"),
     "absolute path into models": (crafted(add(Entry("/models/x.bin", b"x"))), "package_unsafe_path"),

@@ -24,6 +24,7 @@ from typing import Any
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import catalog
+from rmstudio.core.manifest.document import parse_json
 from rmstudio.core.manifest.positions import pointer, value_offsets
 
 NODE_ID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -407,11 +408,11 @@ def wrap_request(manifest: Manifest, input_data: Any, extra: dict[str, Any] | No
 def parse_text(text: str) -> Any:
     """``json.loads`` with a readable RMError for text that is not JSON."""
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        return parse_json(text)
+    except RMError as exc:
         raise RMError(
             "invalid_json",
-            f"the text is not valid JSON ({exc}); fix it before editing the pipeline",
+            f"the text is {exc.message}; fix it before editing the pipeline",
         ) from None
 
 

@@ -9,7 +9,6 @@ show them all, or raises at the first one with ``fail_fast`` (extraction, runs).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import validate_data
+from rmstudio.core.manifest.document import parse_json
 from rmstudio.core.package import names
 from rmstudio.core.package.format import (
     DEFAULT_LIMITS,
@@ -500,9 +500,11 @@ _INVALID: Any = object()
 
 
 def _parse_json(data: bytes) -> Any:
+    # Strict (core.manifest.document.parse_json): a duplicate "files" key would let readers
+    # that keep the first and readers that keep the last see different hash lists.
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return parse_json(data.decode("utf-8"))
+    except (UnicodeDecodeError, RMError):
         return _INVALID
 
 
