@@ -14,6 +14,7 @@ from rmstudio.cli.progress import ProgressBar, progress_listener
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import ENGINES, execute
 from rmstudio.core.manifest import load, validate
+from rmstudio.core.manifest.document import ManifestDocument
 from rmstudio.core.package.format import is_package_file
 from rmstudio.core.prepare import prepare_run
 from rmstudio.core.runs import Limits, RunResult
@@ -95,6 +96,24 @@ def _print_summary(result: RunResult, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except RMError as exc:
+        if args.json:  # scripts reading --json get a document for every failure
+            print_json({"ok": False, "engine": args.engine, "error": exc.to_json()})
+        raise
+
+
+def _locate(problem: RMError, doc: ManifestDocument) -> RMError:
+    """A problem the executor reported against the request, told against the user's file."""
+    if problem.source in (None, "request") and doc.source:
+        problem.source = doc.source
+        if problem.path and doc.pointer_prefix == "" and problem.path.startswith("/manifest"):
+            problem.path = problem.path[len("/manifest") :] or ""
+    return problem
+
+
+def _run(args: argparse.Namespace) -> int:
     pkg = None
     if is_package_file(args.file):  # by magic bytes: verified, extracted, its own runtime and dirs
         from rmstudio.core.package.run import prepare_run as prepare_package
@@ -105,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     doc = pkg.document if pkg is not None else load(args.file)
     report = validate(doc)
     if report.errors:
+        if args.json:
+            errors = [e.to_json() for e in report.errors]
+            print_json({"ok": False, "engine": args.engine, "error": errors[0], "errors": errors})
         for e in report.errors:
             print_problem(e, "error")
         print(
@@ -139,16 +161,15 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
+    if result.error is not None:
+        _locate(result.error, doc)
+    result.warnings = [_locate(RMError.from_json(w), doc).to_json() for w in result.warnings]
     if args.json:
         print_json(result.to_json())
     elif result.ok:
         _print_summary(result, doc.name)
     if not result.ok:
         assert result.error is not None
-        if result.error.source in (None, "request") and doc.source:
-            result.error.source = doc.source
-            if result.error.path and doc.pointer_prefix == "" and result.error.path.startswith("/manifest"):
-                result.error.path = result.error.path[len("/manifest") :] or ""
         if not args.json:
             print_problem(result.error, "error")
         return 1

@@ -102,6 +102,14 @@ def test_memory_cap_ends_in_a_clear_error(tmp_path):
     assert result.host["peak_memory_bytes"] <= 64 << 20
 
 
+def test_a_cap_below_what_the_module_needs_to_start_says_so(tmp_path):
+    big = '(module (memory (export "memory") 200) (func (export "_start")))'  # 12.5 MiB
+    engine = make_engine(tmp_path, big, "big-start")
+    result = engine.run(RunRequest({}, limits=Limits(memory_bytes=8 << 20)))
+    assert result.error.code == "memory_limit", result.error
+    assert "needs 12.5 MiB of memory to start" in result.error.message and "13 MiB" in result.error.hint
+
+
 def test_plain_trap_is_reported_as_a_guest_bug(tmp_path):
     result = make_engine(tmp_path, TRAP, "trap").run(RunRequest({}))
     assert result.error.code == "trap" and "unreachable" in result.error.message

@@ -103,3 +103,27 @@ def test_creation_times_outside_iso_years_are_refused(tmp_path, capsys, monkeypa
     assert "outside the years 1970 to 9999" in capsys.readouterr().err
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     assert main(["pack", calc, "-o", out]) == 0
+
+
+def test_run_json_always_prints_a_document_and_names_the_file(tmp_path):
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"version": "v1", "nodes": [{"id": "a", "node_type": "AddNod"}], "connections": []}')
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": "v1",\n')
+    for path, code in ((typo, "unknown_node_type"), (broken, "invalid_json")):
+        proc = rmstudio("run", str(path), "--json")
+        assert proc.returncode == 1
+        doc = json.loads(proc.stdout)  # a document on stdout, the message on stderr
+        assert doc["ok"] is False and doc["error"]["code"] == code and str(path) in doc["error"]["source"]
+        assert proc.stderr.startswith("error: ")
+    aliased = tmp_path / "aliased.json"  # RemoteMedia's 'factor' is read as 'multiplier': a warning
+    aliased.write_text(
+        '{"version": "v1", "nodes": [{"id": "a", "node_type": "MultiplyNode", "params": {"factor": 3}}], '
+        '"connections": []}'
+    )
+    proc = rmstudio("run", str(aliased), "--input", "[1]")
+    assert proc.returncode == 0, proc.stderr
+    assert f"({aliased}, at /nodes/0/params/factor, node 'a')" in proc.stderr  # the file, no /manifest
+    proc = rmstudio("run", str(aliased), "--input", "[1]", "--json")
+    (warning,) = [w for w in json.loads(proc.stdout)["warnings"] if w["code"] == "param_alias"]
+    assert warning["source"] == str(aliased) and warning["path"] == "/nodes/0/params/factor"

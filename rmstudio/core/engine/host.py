@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -329,6 +330,20 @@ class WasmEngine:
                 result.metrics.setdefault("peak_memory_bytes", state.peak_memory)
             return result
         if trap is not None:
+            start_need = re.search(r"minimum size of (\d+) pages exceeds memory limits", str(trap))
+            if start_need:  # the cap is below what the module declares it needs to start
+                need = int(start_need.group(1)) * WASM_PAGE
+                return RunResult(
+                    ok=False,
+                    engine="wasm",
+                    host=host,
+                    error=RMError(
+                        "memory_limit",
+                        f"the guest needs {need / 2**20:.1f} MiB of memory to start, "
+                        f"over the limit of {memory_cap / 2**20:g} MiB",
+                        hint=f"Raise the memory limit (--memory-limit) to at least {-(-need // 2**20)} MiB",
+                    ),
+                )
             near_cap = state.peak_memory + 16 * WASM_PAGE >= memory_cap
             if near_cap:
                 return RunResult(
