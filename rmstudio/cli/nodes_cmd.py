@@ -34,18 +34,22 @@ def _param_line(param: catalog.Param) -> str:
     return f"    {param.name}{alias}: {', '.join(bits)} — {param.description}"
 
 
-def markdown() -> str:
-    """The node reference page, generated from the catalog."""
-    lines = [
-        "# Node reference",
-        "",
-        "Generated from the node catalog (`rmstudio/core/manifest/catalog.py`) by "
-        "`rmstudio nodes --markdown`; do not edit by hand.",
-        "",
-        "Data kinds: " + "; ".join(f"`{k}` = {v}" for k, v in catalog.DATA_KINDS.items()) + ".",
-        "",
-    ]
-    for node in catalog.all_nodes():
+def markdown(nodes: tuple[catalog.NodeType, ...] | None = None) -> str:
+    """The node reference page, generated from the catalog (or the sections of ``nodes``)."""
+    lines = (
+        [
+            "# Node reference",
+            "",
+            "Generated from the node catalog (`rmstudio/core/manifest/catalog.py`) by "
+            "`rmstudio nodes --markdown`; do not edit by hand.",
+            "",
+            "Data kinds: " + "; ".join(f"`{k}` = {v}" for k, v in catalog.DATA_KINDS.items()) + ".",
+            "",
+        ]
+        if nodes is None
+        else []
+    )
+    for node in catalog.all_nodes() if nodes is None else nodes:
         lines += [f"## {node.name}", "", node.description, ""]
         if node.aliases:
             lines += ["Also accepted as: " + ", ".join(f"`{a}`" for a in node.aliases) + ".", ""]
@@ -87,7 +91,7 @@ def markdown() -> str:
 
 def run(args: argparse.Namespace) -> int:
     nodes = catalog.all_nodes()
-    if args.node_type:
+    if args.node_type is not None:
         found = catalog.find_node(args.node_type)
         if found is None:
             from rmstudio.core.errors import RMError
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     if args.markdown:
-        print(markdown(), end="")
+        print(markdown(None if args.node_type is None else nodes), end="")
         return 0
     for node in nodes:
         alias = f"  (also {', '.join(node.aliases)})" if node.aliases else ""

@@ -127,3 +127,10 @@ def test_run_json_always_prints_a_document_and_names_the_file(tmp_path):
     proc = rmstudio("run", str(aliased), "--input", "[1]", "--json")
     (warning,) = [w for w in json.loads(proc.stdout)["warnings"] if w["code"] == "param_alias"]
     assert warning["source"] == str(aliased) and warning["path"] == "/nodes/0/params/factor"
+
+
+def test_nodes_markdown_of_one_type(capsys):
+    assert main(["nodes", "AddNode", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## AddNode\n") and "## MultiplyNode" not in out
+    assert main(["nodes", ""]) == 1  # not "every node"
