@@ -23,7 +23,7 @@ def execute(
     if engine == "native":
         from rmstudio.core import native
 
-        return native.run(request, on_event)
+        return native.run(request, on_event, control)
     if engine == "wasm":
         from rmstudio.core.engine import RunControl, default_engine
 

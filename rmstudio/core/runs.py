@@ -119,3 +119,17 @@ class RunResult:
             )
         err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
         return cls(ok=False, engine=engine, error=RMError.from_json(err, source="request"), document=doc)
+
+
+def timeout_error(timeout_s: float) -> RMError:
+    """The error both executors give when a run outlives its time limit."""
+    return RMError(
+        "timeout",
+        f"the run did not finish within the time limit of {timeout_s:g} s",
+        hint="Raise the limit (--timeout, or Limits in the GUI) or use shorter input",
+    )
+
+
+def cancelled_error() -> RMError:
+    """The error both executors give when the user cancels a run."""
+    return RMError("cancelled", "the run was cancelled", hint="Nothing was written; run it again when ready")

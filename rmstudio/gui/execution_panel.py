@@ -589,9 +589,7 @@ class ExecutionPanel(QWidget):
             self._show_error(result.error, None)
             self.message.emit("Run cancelled" if cancelled else "Run failed: " + result.error.message)
         if self.controller.cancel_requested and result.ok:
-            self.message.emit(
-                "The run finished before the cancel took effect (the native executor cannot stop)"
-            )
+            self.message.emit("The run finished before the cancel took effect")
         self._tick()
         self.run_finished.emit(result)
 

@@ -10,8 +10,8 @@ notification. The result comes back through the queued ``finished`` signal.
 
 ``cancel()`` is safe from the GUI thread at any time (``RunControl.cancel`` sets a flag the
 engine's epoch callback reads). ``shutdown()`` cancels and waits for the thread, which is
-what closing the window does. The native reference executor cannot be interrupted; a cancel
-during a native run takes effect when that run ends.
+what closing the window does. The native reference executor checks the same flag between
+nodes and every 256 items, so a cancel there waits for the current step.
 """
 
 from __future__ import annotations

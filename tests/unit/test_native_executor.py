@@ -157,3 +157,17 @@ def test_events_are_emitted_in_order():
     native.run(RunRequest(CALC, [1]), events.append)
     kinds = [e["event"] for e in events]
     assert kinds == ["start", "node_start", "node_finish", "node_start", "node_finish", "finish"]
+
+
+def test_the_reference_executor_honours_the_time_limit_and_cancel():
+    from rmstudio.core.engine.host import RunControl
+    from rmstudio.core.runs import Limits
+
+    many = list(range(400_000))  # seconds of per-item Python work
+    late = native.run(RunRequest(CALC, many, limits=Limits(timeout_s=0.05)))
+    assert not late.ok and late.error.code == "timeout" and "0.05 s" in late.error.message
+    control = RunControl()
+    control.cancel()
+    stopped = native.run(RunRequest(CALC, many), control=control)
+    assert not stopped.ok and stopped.error.code == "cancelled"
+    assert native.run(RunRequest(CALC, [1, 2], limits=Limits(timeout_s=60))).ok

@@ -38,6 +38,8 @@ from rmstudio.core.runs import (
     Preopen,
     RunRequest,
     RunResult,
+    cancelled_error,
+    timeout_error,
 )
 
 TICK_S = 0.02
@@ -286,11 +288,7 @@ class WasmEngine:
                 ok=False,
                 engine="wasm",
                 host=host,
-                error=RMError(
-                    "cancelled",
-                    "the run was cancelled",
-                    hint="Nothing was written; run it again when ready",
-                ),
+                error=cancelled_error(),
             )
         if state.stop_reason == "output_limit":
             return RunResult(
@@ -310,11 +308,7 @@ class WasmEngine:
                 ok=False,
                 engine="wasm",
                 host=host,
-                error=RMError(
-                    "timeout",
-                    f"the run did not finish within the time limit of {state.timeout_s:g} s",
-                    hint="Raise the limit (--timeout, or Limits in the GUI) or use shorter input",
-                ),
+                error=timeout_error(state.timeout_s),
             )
         doc = None
         text = stdout.strip()

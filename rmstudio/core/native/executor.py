@@ -8,6 +8,7 @@ audio). It also lets a user compare timings (``--engine native``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from rmstudio.core.errors import RMError
@@ -16,7 +17,7 @@ from rmstudio.core.manifest.validate import effective_params, validate_data
 from rmstudio.core.native import nodes_audio, nodes_math, nodes_whisper  # noqa: F401  (register the nodes)
 from rmstudio.core.native.base import NODES, Context
 from rmstudio.core.native.values import to_internal, to_output
-from rmstudio.core.runs import NO_INPUT, EventCallback, RunRequest, RunResult
+from rmstudio.core.runs import NO_INPUT, EventCallback, RunRequest, RunResult, cancelled_error, timeout_error
 
 ARRAY_ENCODINGS = ("auto", "json", "base64")
 
@@ -28,9 +29,44 @@ def _fail(error: RMError, emit: EventCallback, t0: float) -> RunResult:
     return RunResult(ok=False, engine="native", error=error)
 
 
-def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult:
+class _Deadline:
+    """The run's time limit and cancel request, checked between nodes and while items are
+    walked (the sandbox checks both at every loop head; this is the same promise, coarser)."""
+
+    def __init__(self, t0: float, timeout_s: float | None, control: object | None) -> None:
+        self.until = t0 + timeout_s if timeout_s is not None else None
+        self.timeout_s = timeout_s
+        self.control = control
+
+    def check(self) -> None:
+        if getattr(self.control, "cancelled", False):
+            raise cancelled_error()
+        if self.until is not None and time.perf_counter() > self.until:
+            assert self.timeout_s is not None
+            raise timeout_error(self.timeout_s)
+
+
+class _CheckedItems(list):
+    """A node's items: iterating them checks the deadline every 256 items (every node walks
+    its items with ``for``/``enumerate``), so a long node honours --timeout too."""
+
+    def __init__(self, items: list[Any], deadline: _Deadline) -> None:
+        super().__init__(items)
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[Any]:
+        for i, item in enumerate(super().__iter__()):
+            if i % 256 == 0:
+                self._deadline.check()
+            yield item
+
+
+def run(
+    request: RunRequest, on_event: EventCallback | None = None, control: object | None = None
+) -> RunResult:
     """Execute ``request`` in-process and return the result the guest would return."""
     t0 = time.perf_counter()
+    deadline = _Deadline(t0, request.limits.timeout_s if request.limits else None, control)
     options = request.options or {}
     events_on = options.get("events", True) is not False
 
@@ -70,10 +106,12 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
         preopens = {p.guest_path: p.host_path for p in request.preopens}
         items = [
             to_internal(v, f"/input_data/{i}" if input_is_list else "/input_data", preopens)
-            for i, v in enumerate(items)
+            for i, v in enumerate(_CheckedItems(items, deadline))
         ]
     except RMError as exc:
         return _fail(exc, emit, t0)
+    except RecursionError:  # deeper than parse_json allows: only from a request built in code
+        return _fail(RMError("invalid_input", "input_data is nested too deeply"), emit, t0)
 
     nodes_by_id = {n["id"]: n for n in request.manifest["nodes"]}
     emit({"event": "start", "t_ms": now_ms(), "node_count": len(graph.ids), "item_count": len(items)})
@@ -100,10 +138,22 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
         start = now_ms()
         emit({"event": "node_start", "node_id": node_id, "node_type": spec.name, "t_ms": start})
         try:
+            deadline.check()
             params = effective_params(spec, node.get("params") or {})
-            out = impl(params).process(node_in, ctx)
+            out = impl(params).process(_CheckedItems(node_in, deadline), ctx)
         except RMError as exc:
             return _fail(exc, emit, t0)
+        except MemoryError:
+            return _fail(
+                RMError(
+                    "out_of_memory",
+                    f"node '{node_id}' ({spec.name}) needs more memory than this machine has",
+                    node_id=node_id,
+                    hint="Use shorter input or settings that produce less data",
+                ),
+                emit,
+                t0,
+            )
         end = now_ms()
         produced[node_id] = out
         metric = {
@@ -116,7 +166,12 @@ def run(request: RunRequest, on_event: EventCallback | None = None) -> RunResult
         node_metrics.append(metric)
         emit({"event": "node_finish", "t_ms": end, **metric})
 
-    outputs = [to_output(x, encoding) for sink in graph.sinks for x in produced[sink]]
+    try:
+        outputs = [
+            to_output(x, encoding) for sink in graph.sinks for x in _CheckedItems(produced[sink], deadline)
+        ]
+    except RMError as exc:
+        return _fail(exc, emit, t0)
     total = now_ms()
     emit({"event": "finish", "ok": True, "t_ms": total})
     return RunResult(
