@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "audio_item.hpp"
 
 #include <algorithm>
@@ -302,6 +303,23 @@ std::vector<float> transform_audio(const AudioIn& in, std::uint32_t out_rate, st
     return replicate(std::move(mono32), out_channels);
 }
 
+Error check_transform_size(const AudioIn& in, std::uint32_t out_rate, std::uint32_t out_channels,
+                           std::size_t index, NodeContext& ctx) {
+    const std::uint64_t frames = in.frames();
+    // ceil(frames * out / in) without overflow: frames < 2^32 and rates < 2^20.
+    const std::uint64_t out_frames = (frames * out_rate + in.sample_rate - 1) / in.sample_rate;
+    const double bytes = static_cast<double>(out_frames) * out_channels * sizeof(float);
+    if (bytes < 4294967296.0) return ok();
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.1f", bytes / 1073741824.0);
+    return Error("out_of_memory", "node '" + ctx.node_id() + "' (" + ctx.node_type() + "): resampling item " +
+                                      std::to_string(index) + " from " + std::to_string(in.sample_rate) + " Hz to " +
+                                      std::to_string(out_rate) + " Hz gives " + gib +
+                                      " GiB of samples; the sandbox holds at most 4 GiB")
+        .node(ctx.node_id())
+        .with_hint("Check the item's sample_rate; use shorter audio or a lower output rate");
+}
+
 Error whisper_input(const Value& item, std::size_t index, NodeContext& ctx, std::vector<float>& mono16k,
                     double& start_time, double& duration_s) {
     AudioIn in;
@@ -312,6 +330,8 @@ Error whisper_input(const Value& item, std::size_t index, NodeContext& ctx, std:
                     " to 16 kHz mono",
                 "warning");
     }
+    err = check_transform_size(in, kWhisperRate, 1, index, ctx);
+    if (err.failed()) return err;
     mono16k = transform_audio(in, kWhisperRate, 1, 24);
     start_time = in.start_time;
     duration_s = static_cast<double>(mono16k.size()) / kWhisperRate;

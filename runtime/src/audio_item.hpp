@@ -64,6 +64,12 @@ Value audio_value(std::vector<float> samples, std::uint32_t sample_rate, std::ui
 std::vector<float> transform_audio(const AudioIn& in, std::uint32_t out_rate, std::uint32_t out_channels,
                                    int zero_crossings, NodeContext* ctx = nullptr);
 
+// An out_of_memory error when transform_audio's result could not exist in wasm32's 4 GiB (a
+// 1 Hz item resampled to 384 kHz): its size would not even fit a size_t. Call it first.
+// The reference executor gives the same error (rmstudio/core/native/audio_items.py).
+Error check_transform_size(const AudioIn& in, std::uint32_t out_rate, std::uint32_t out_channels,
+                           std::size_t index, NodeContext& ctx);
+
 // For the Whisper node: item `index` parsed with RemoteMedia's shapes allowed, mixed to mono
 // (mean in double) and resampled to 16 kHz with the contract's resampler (quality high), as
 // rmstudio/core/native/nodes_whisper.py does. When a conversion was needed a `log` warning event

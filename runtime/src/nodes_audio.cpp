@@ -86,6 +86,8 @@ class AudioTransformNode final : public MapNode {
         AudioIn in;
         Error err = parse_audio(item, index, ctx, in);
         if (err.failed()) return err;
+        err = check_transform_size(in, rate_, channels_, index, ctx);
+        if (err.failed()) return err;
         std::vector<float> out = transform_audio(in, rate_, channels_, zero_crossings_);
         result = audio_value(std::move(out), rate_, channels_, in.start_time);
         return ok();

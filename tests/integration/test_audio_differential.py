@@ -614,3 +614,12 @@ def test_report_largest_difference():
         f"over {OBSERVED['samples_compared']} samples compared"
     )
     assert OBSERVED["max_abs_diff"] <= TOLERANCE
+
+
+def test_a_resampled_item_too_large_to_exist_is_out_of_memory_in_both(sandbox):
+    # 20000 samples labelled 1 Hz are 28.6 GiB at 384 kHz. The guest's size_t (32 bits) used to
+    # wrap the length and abort; the reference executor raised MemoryError.
+    slow = item(np.full((20000, 1), 0.1, np.float32), 1)
+    wasm, _ = run_items(sandbox, [("AudioTransform", {"output_sample_rate": 384000})], [slow])
+    assert wasm.error.code == "out_of_memory"  # and the same message from both (compare)
+    assert "gives 28.6 GiB of samples; the sandbox holds at most 4 GiB" in wasm.error.message

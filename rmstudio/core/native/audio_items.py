@@ -198,3 +198,20 @@ def parse_audio(item: Any, index: int, ctx: Context, *, remotemedia: bool = Fals
         bad_at = int(np.flatnonzero(~np.isfinite(flat))[0])
         raise bad(f"{data_key} contains a non-finite sample ({flat[bad_at]}) at sample {bad_at}")
     return AudioData(flat.reshape(-1, channels), rate, float(start_value))
+
+
+def check_transform_size(audio: Any, out_rate: int, out_channels: int, index: int, ctx: Context) -> None:
+    """The guest's check_transform_size (runtime/src/audio_item.cpp): a resampled item that
+    could not exist in wasm32's 4 GiB is an out_of_memory error, in both executors alike."""
+    frames = audio.samples.shape[0]
+    out_frames = -(-frames * out_rate // audio.sample_rate)
+    size = out_frames * out_channels * 4
+    if size < 1 << 32:
+        return
+    raise RMError(
+        "out_of_memory",
+        f"node '{ctx.node_id}' ({ctx.node_type}): resampling item {index} from {audio.sample_rate} Hz "
+        f"to {out_rate} Hz gives {size / 2**30:.1f} GiB of samples; the sandbox holds at most 4 GiB",
+        node_id=ctx.node_id,
+        hint="Check the item's sample_rate; use shorter audio or a lower output rate",
+    )

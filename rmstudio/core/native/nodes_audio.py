@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rmstudio.core.audio.resample import transform
-from rmstudio.core.native.audio_items import AudioData, audio_item, parse_audio
+from rmstudio.core.native.audio_items import AudioData, audio_item, check_transform_size, parse_audio
 from rmstudio.core.native.base import Context, Node, register
 
 
@@ -61,6 +61,7 @@ class AudioTransform(Node):
         out = []
         for i, item in enumerate(items):
             audio = parse_audio(item, i, ctx)
+            check_transform_size(audio, rate, channels, i, ctx)
             samples = transform(audio.samples, audio.sample_rate, rate, channels, quality)
             out.append(audio_item(samples, rate, audio.start_time))
         return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from rmstudio.core.audio.resample import transform
 from rmstudio.core.errors import RMError
-from rmstudio.core.native.audio_items import parse_audio
+from rmstudio.core.native.audio_items import check_transform_size, parse_audio
 from rmstudio.core.native.base import Context, Node, register
 
 WHISPER_RATE = 16000
@@ -55,6 +55,8 @@ LANGUAGE_HINT = "Use a Whisper language code (en, de, fr, ...), its English name
 class WhisperTranscriber(Node):
     def process(self, items: list[Any], ctx: Context) -> list[Any]:
         audios = [parse_audio(item, i, ctx, remotemedia=True) for i, item in enumerate(items)]
+        for i, a in enumerate(audios):
+            check_transform_size(a, WHISPER_RATE, 1, i, ctx)
         if not audios:
             return []
         try:
