@@ -235,3 +235,11 @@ def test_long_chain_does_not_exhaust_the_stack():
     }
     report = validate_data(data)
     assert report.errors[0].code == "cycle"
+
+
+def test_a_node_without_a_type_gets_one_error_and_no_alias_warning():
+    report = validate_data(
+        {"version": "v1", "metadata": {"name": "t"}, "nodes": [{"id": "a"}], "connections": []}
+    )
+    assert [e.message for e in report.errors] == ["node is missing required field 'node_type'"]
+    assert report.warnings == []

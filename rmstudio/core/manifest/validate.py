@@ -243,7 +243,7 @@ def validate_data(data: Any, prefix: str = "") -> ValidationReport:
         seen.add(node_id)
         ids.append(node_id)
         key = "node_type" if "node_type" in node else "nodeType"
-        if key == "nodeType":
+        if key == "nodeType" and key in node:  # not when neither is there (that is an error)
             report.warnings.append(
                 RMError(
                     "field_alias",
