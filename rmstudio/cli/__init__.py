@@ -60,13 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             parser.print_help()
             return EXIT_USAGE
+    from rmstudio.cli.interrupt import Terminated, TerminateLikeCtrlC
+
     try:
-        return int(args.func(args) or 0)
+        if args.command == "gui":  # Qt's event loop has its own signal handling
+            return int(args.func(args) or 0)
+        with TerminateLikeCtrlC():
+            return int(args.func(args) or 0)
     except RMError as exc:
         if args.debug:
             raise
         print(f"error: {exc.describe()}", file=sys.stderr)
         return EXIT_FAILURE
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return 130

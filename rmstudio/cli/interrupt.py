@@ -1,4 +1,5 @@
-"""Ctrl-C for commands that run guests: cancel the run, let it clean up, then exit 130.
+"""Ctrl-C (and SIGTERM) for commands that run guests: cancel the run, let it clean up, then
+exit 130 (143 for SIGTERM).
 
 While a guest computes, the only Python code that runs is wasmtime's epoch callback (and,
 with parallel windows, the main thread waiting in ``join``). A KeyboardInterrupt raised in
@@ -17,30 +18,57 @@ from types import TracebackType
 from rmstudio.core.engine.host import RunControl
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: handled like Ctrl-C (every cleanup path runs), reported as 'terminated', 143."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+class TerminateLikeCtrlC:
+    """For a whole command: SIGTERM raises :class:`Terminated`, so half-written files are
+    removed as they are for Ctrl-C (a package being packed left its temp file behind)."""
+
+    def __enter__(self) -> TerminateLikeCtrlC:
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)  # type: ignore[arg-type]
+
+
 class CancelOnCtrlC:
     """``with CancelOnCtrlC() as stop: run(..., control=stop.control)``; 130 if interrupted."""
 
     def __init__(self, control: RunControl | None = None) -> None:
         self.control = control or RunControl()
         self.interrupted = threading.Event()
-        self._previous: object = None
+        self.signal = signal.SIGINT
+        self._previous: dict[int, object] = {}
 
-    def _on_sigint(self, signum: int, frame: object) -> None:
+    def _on_signal(self, signum: int, frame: object) -> None:
         if self.interrupted.is_set():
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        self.signal = signum
         self.interrupted.set()
         self.control.cancel()
 
     def __enter__(self) -> CancelOnCtrlC:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
-            self._previous = None
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+        self._previous = {}
         if self.interrupted.is_set() and (exc_type is None or issubclass(exc_type, Exception)):
-            raise KeyboardInterrupt from None  # the run ended as cancelled: exit as interrupted
+            # the run ended as cancelled: exit as interrupted
+            raise (Terminated if self.signal == signal.SIGTERM else KeyboardInterrupt) from None

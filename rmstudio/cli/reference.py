@@ -118,7 +118,8 @@ def markdown() -> str:
         "",
         "Exit status: 0 when the operation succeeded, 1 when it ran and failed (an invalid "
         "manifest, a failing pipeline, a damaged package), 2 for a command line argparse rejects, "
-        "130 when interrupted. Errors are one paragraph on stderr; `--debug` shows the traceback.",
+        "130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM); both clean up first. "
+        "Errors are one paragraph on stderr; `--debug` shows the traceback.",
         "",
     ]
     _section(lines, "rmstudio", "", build_parser(), 2)

@@ -415,3 +415,32 @@ def test_pack_verify_unpack_round_trip(tmp_path, inputs):
         BuildOptions(runtime=out / "rt.wasm", created=CREATED),
     )
     assert again.path.read_bytes() == result.path.read_bytes()
+
+
+def test_sigterm_while_packing_leaves_no_temp_file(tmp_path, inputs):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    manifest, runtime = inputs
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "noise.bin").write_bytes(os.urandom(48 << 20))  # compressing it takes a while
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rmstudio", "pack", str(manifest), "--runtime", str(runtime),
+         "--deps", str(deps), "-o", str(out / "p.rmpkg")],
+        stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the temp file appears
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().endswith("terminated"), err
+    assert list(out.iterdir()) == []
