@@ -145,6 +145,10 @@ def transcribe_file(
         result = RunResult(ok=False, engine=engine, error=exc)
         duration = 0.0
     wall = time.perf_counter() - started
+    if result.host.get("windows", 1) > 1 or not result.ok:
+        # The merged result carries the first (or the failed) window's host facts: the time
+        # is the whole transcription's, as the GUI's summary line shows it.
+        result.host["wall_ms"] = round(wall * 1000, 3)
     result.warnings = [{"code": "audio_warning", "message": w} for w in audio_warnings] + result.warnings
     transcript = None
     if result.ok:
@@ -220,6 +224,7 @@ def _run_windows(
     done = [0.0] * len(windows)
     lock = threading.Lock()
     stop = _window_control(control)
+    started = time.perf_counter()
 
     def listener(index: int) -> EventCallback | None:
         if on_event is None:
@@ -228,6 +233,8 @@ def _run_windows(
         def relay(event: dict[str, Any]) -> None:
             event = {**event, "window": index}
             with lock:
+                # Each window's guest counts t_ms from its own start; listeners plot one timeline.
+                event["t_ms"] = (time.perf_counter() - started) * 1000
                 if event.get("event") == "progress" and event.get("unit") == "s":
                     done[index] = min(float(event.get("done") or 0.0), lengths[index])
                     event["done"], event["total"] = sum(done), audio.duration

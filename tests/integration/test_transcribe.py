@@ -53,6 +53,9 @@ def test_jfk_transcript(jfk_wav, engine):
     assert segments and all(0 <= s["start"] <= s["end"] <= 11.1 for s in segments)
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
     assert abs(job.audio_duration - 11.0) < 0.01
+    times = [e["t_ms"] for e in events]
+    assert times == sorted(times)  # one timeline, though each window's guest has its own clock
+    assert job.result.host["wall_ms"] == pytest.approx(job.wall_s * 1000, rel=0.05)  # the whole job
     progress = [e for e in events if e["event"] == "progress" and e.get("unit") == "s"]
     assert progress, "no audio progress events"
     print(f"{engine}: jfk in {job.wall_s:.2f} s, RTF {job.rtf:.3f}")
@@ -229,6 +232,9 @@ def test_long_audio_in_parallel_windows_loses_and_repeats_nothing(jfk_six_times,
     # run past it: a subtitle after the end of the file, or over the next window's first).
     for s in job.transcript["segments"]:
         assert any(w["start"] <= s["start"] <= s["end"] <= w["end"] for w in windows), s
+    times = [e["t_ms"] for e in events]
+    assert times == sorted(times)  # one timeline, though each window's guest has its own clock
+    assert job.result.host["wall_ms"] == pytest.approx(job.wall_s * 1000, rel=0.05)  # the whole job
     progress = [e for e in events if e["event"] == "progress" and e.get("unit") == "s"]
     assert {e["window"] for e in progress} == {0, 1, 2}
     assert max(e["done"] for e in progress) == pytest.approx(75.0, abs=1.0)
