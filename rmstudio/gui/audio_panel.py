@@ -20,7 +20,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 from rmstudio.core.audio import WaveformSummary, audio_info, summarize_file
 from rmstudio.core.errors import RMError
 from rmstudio.gui.background import BackgroundJobs
+from rmstudio.gui.text import PlainLabel
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 WAVEFORM_BINS = 3000
@@ -75,7 +75,7 @@ class AudioPanel(QWidget):
         self.remove_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
         self.remove_button.setToolTip("Remove the selected file from the list (the file stays on disk)")
         self.remove_button.clicked.connect(self.remove_selected)
-        self.info = QLabel("Drop audio files here (WAV, FLAC, OGG, MP3, AIFF, …)")
+        self.info = PlainLabel("Drop audio files here (WAV, FLAC, OGG, MP3, AIFF, …)")
         self.info.setWordWrap(True)
         self.info.setStyleSheet("color: #555;")
 
@@ -105,7 +105,7 @@ class AudioPanel(QWidget):
         self.position = QSlider(Qt.Orientation.Horizontal)
         self.position.setRange(0, 0)
         self.position.sliderMoved.connect(self._seek_ms)
-        self.time_label = QLabel("0:00.0 / 0:00.0")
+        self.time_label = PlainLabel("0:00.0 / 0:00.0")
         self.time_label.setMinimumWidth(110)
         self.input_button = QPushButton("Use as run input")
         self.input_button.setToolTip(
@@ -117,7 +117,7 @@ class AudioPanel(QWidget):
         self.transcribe_button.clicked.connect(self._transcribe)
 
         header = QHBoxLayout()
-        header.addWidget(QLabel("Files"))
+        header.addWidget(PlainLabel("Files"))
         header.addStretch(1)
         header.addWidget(self.transcribe_button)
         header.addWidget(self.input_button)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QStyle,
     QTableWidget,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import edit
 from rmstudio.gui.document import DocumentModel
+from rmstudio.gui.text import PlainLabel
 
 
 class ConnectionsEditor(QWidget):
@@ -57,7 +57,7 @@ class ConnectionsEditor(QWidget):
         adder.setContentsMargins(0, 0, 0, 0)
         adder.setSpacing(4)
         adder.addWidget(self.new_from, 1)
-        arrow = QLabel("→")
+        arrow = PlainLabel("→")
         arrow.setAlignment(Qt.AlignmentFlag.AlignCenter)
         adder.addWidget(arrow)
         adder.addWidget(self.new_to, 1)

@@ -56,6 +56,7 @@ from rmstudio.gui.json_editor import monospace_font
 from rmstudio.gui.plots import LivePlots
 from rmstudio.gui.run_worker import Prepare, RunController, Runner
 from rmstudio.gui.telemetry import MIB, RunTelemetry, format_event
+from rmstudio.gui.text import PlainLabel
 from rmstudio.gui.transcript_view import TranscriptView
 
 ENGINE_LABELS = {"wasm": "WASM sandbox", "native": "Native reference (numpy)"}
@@ -246,11 +247,11 @@ class ExecutionPanel(QWidget):
         self.input_edit.setFixedHeight(self.input_edit.fontMetrics().lineSpacing() * 3 + 12)
         self.input_edit.setTabChangesFocus(True)
 
-        self.summary = QLabel("Ready.")
+        self.summary = PlainLabel("Ready.")
         self.summary.setObjectName("run_summary")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_box = QLabel()
+        self.error_box = PlainLabel()
         self.error_box.setObjectName("run_error")
         self.error_box.setWordWrap(True)
         self.error_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -288,14 +289,14 @@ class ExecutionPanel(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         buttons.addSpacing(8)
-        buttons.addWidget(QLabel("Engine"))
+        buttons.addWidget(PlainLabel("Engine"))
         buttons.addWidget(self.engine_combo, 1)
         limits = QHBoxLayout()
         limits.setSpacing(6)
-        limits.addWidget(QLabel("Memory cap"))
+        limits.addWidget(PlainLabel("Memory cap"))
         limits.addWidget(self.memory_spin, 1)
         limits.addSpacing(8)
-        limits.addWidget(QLabel("Timeout"))
+        limits.addWidget(PlainLabel("Timeout"))
         limits.addWidget(self.timeout_spin, 1)
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -334,7 +335,7 @@ class ExecutionPanel(QWidget):
 
     @staticmethod
     def _caption(text: str) -> QLabel:
-        label = QLabel(text)
+        label = PlainLabel(text)
         label.setStyleSheet("color: #555;")
         return label
 

@@ -27,7 +27,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QMenu,
     QPlainTextEdit,
     QPushButton,
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from rmstudio.gui.document import DocumentModel
+from rmstudio.gui.text import PlainLabel
 
 
 def monospace_font(point_size: int = 10) -> QFont:
@@ -370,7 +370,7 @@ class EditorArea(QStackedWidget):
         self.model = model
         self.editor = JsonEditor(model)
         self.notice = QWidget()
-        self.reason = QLabel()
+        self.reason = PlainLabel()
         self.reason.setWordWrap(True)
         self.reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.reason.setStyleSheet("color: #444;")
@@ -386,7 +386,7 @@ class EditorArea(QStackedWidget):
         buttons.addStretch(1)
         box = QVBoxLayout(self.notice)
         box.addStretch(1)
-        title = QLabel("This file is too large to edit as text")
+        title = PlainLabel("This file is too large to edit as text")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         title.setStyleSheet("font-weight: bold; font-size: 12pt;")
         box.addWidget(title)

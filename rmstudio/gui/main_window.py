@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QGroupBox,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -70,6 +69,7 @@ from rmstudio.gui.param_form import ParamForm
 from rmstudio.gui.problems_view import ProblemsView
 from rmstudio.gui.resources import example_files
 from rmstudio.gui.settings import Settings
+from rmstudio.gui.text import PlainLabel, literal_html
 
 APP_NAME = "RM Studio"
 DEFAULT_SIZE = (1400, 900)
@@ -426,10 +426,10 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.validity_label = QLabel()
+        self.validity_label = PlainLabel()
         self.validity_label.setObjectName("validity")
-        self.position_label = QLabel("Ln 1, Col 1")
-        self.engine_label = QLabel()
+        self.position_label = PlainLabel("Ln 1, Col 1")
+        self.engine_label = PlainLabel()
         for w in (self.validity_label, self.position_label, self.engine_label):
             w.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(w)
@@ -641,7 +641,7 @@ class MainWindow(QMainWindow):
             self.model.load_file(path)
         except RMError as exc:
             self.show_message(exc.describe())
-            QMessageBox.warning(self, "Cannot open file", exc.describe())
+            QMessageBox.warning(self, "Cannot open file", literal_html(exc.describe()))
             return False
         self.execution.set_input_from_document()
         if self.remember:
@@ -670,7 +670,7 @@ class MainWindow(QMainWindow):
             saved = self.model.save(path)
         except RMError as exc:
             self.show_message(exc.describe())
-            QMessageBox.warning(self, "Cannot save", exc.describe())
+            QMessageBox.warning(self, "Cannot save", literal_html(exc.describe()))
             return False
         self.autosave.discard()
         if self.remember:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.errors import RMError
 from rmstudio.gui.background import BackgroundJobs
+from rmstudio.gui.text import PlainLabel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -54,7 +54,7 @@ class ModelsView(QWidget):
         self.tree.setAlternatingRowColors(True)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
-        self.folder = QLabel()
+        self.folder = PlainLabel()
         self.folder.setWordWrap(True)
         self.folder.setStyleSheet("color: #555;")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

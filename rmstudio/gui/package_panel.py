@@ -22,7 +22,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSplitter,
     QTreeWidget,
@@ -35,6 +34,7 @@ from rmstudio.core.errors import RMError
 from rmstudio.core.manifest.edit import format_manifest
 from rmstudio.gui import dialogs
 from rmstudio.gui.background import BackgroundJobs
+from rmstudio.gui.text import PlainLabel
 
 STATUS_STYLE = {
     "verified": ("✔ verified", "#1b5e20", "#e8f5e9"),
@@ -78,10 +78,10 @@ class PackagePanel(QWidget):
         self.jobs.succeeded.connect(self._done)
         self.jobs.failed.connect(self._failed)
 
-        self.title = QLabel("Open or drop an .rmpkg package to inspect it")
+        self.title = PlainLabel("Open or drop an .rmpkg package to inspect it")
         self.title.setWordWrap(True)
         self.title.setStyleSheet("font-weight: bold;")
-        self.status = QLabel()
+        self.status = PlainLabel()
         self.status.setObjectName("package_status")
         self.status.setWordWrap(True)
         self.status.setVisible(False)

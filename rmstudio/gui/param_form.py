@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QScrollArea,
     QSpinBox,
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.manifest import catalog, edit
+from rmstudio.gui.text import PlainLabel
 
 INT_LIMIT = 2**31 - 1
 NUMBER_LIMIT = 1e15
@@ -128,7 +128,7 @@ class _Row:
         self.spec = spec
         self.widget = self._make_editor()
         self.widget.setToolTip(param_tooltip(spec))
-        self.tag = QLabel()
+        self.tag = PlainLabel()
         self.tag.setStyleSheet("color: #8a8a8a; font-style: italic;")
         self.reset = QToolButton()
         self.reset.setText("↺")
@@ -291,7 +291,7 @@ class ParamForm(QScrollArea):
         self._rows = {}
         self._raw = {}
         self.id_edit = None
-        label = QLabel(text)
+        label = PlainLabel(text)
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         label.setStyleSheet("color: #8a8a8a;")
         label.setWordWrap(True)
@@ -305,13 +305,13 @@ class ParamForm(QScrollArea):
         outer.setContentsMargins(6, 6, 6, 6)
         outer.setSpacing(6)
         type_name = edit.node_type_name(node) or "?"
-        title = QLabel(type_name)
+        title = PlainLabel(type_name)
         font = QFont(title.font())
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.1)
         title.setFont(font)
         outer.addWidget(title)
-        about = QLabel(
+        about = PlainLabel(
             spec.description if spec else f"Unknown node type '{type_name}': params are read-only."
         )
         about.setWordWrap(True)
@@ -335,12 +335,12 @@ class ParamForm(QScrollArea):
                     self._add_raw(form, p.name, f"value does not fit: {param_tooltip(p)}", error=True)
                     continue
                 row = _Row(self, p)
-                label = QLabel(p.name + (" *" if p.required else ""))
+                label = PlainLabel(p.name + (" *" if p.required else ""))
                 label.setToolTip(param_tooltip(p))
                 form.addRow(label, row.container)
                 self._rows[p.name] = row
             if not spec.params:
-                none = QLabel("This node has no parameters.")
+                none = PlainLabel("This node has no parameters.")
                 none.setStyleSheet("color: #8a8a8a;")
                 form.addRow("", none)
         for name in extra:
@@ -364,7 +364,7 @@ class ParamForm(QScrollArea):
             if error
             else "QLineEdit { color: #666; background: #f4f4f4; }"
         )
-        label = QLabel(name)
+        label = PlainLabel(name)
         label.setToolTip(tip)
         label.setStyleSheet("color: #c62828;" if error else "color: #777;")
         form.addRow(label, field)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.errors import RMError
 from rmstudio.core.export import FORMATS, render, segments, transcript_text, write_transcript
+from rmstudio.gui.text import PlainLabel
 
 START_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -52,7 +52,7 @@ class TranscriptView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.transcripts: list[dict[str, Any]] = []
-        self.summary = QLabel()
+        self.summary = PlainLabel()
         self.summary.setStyleSheet("color: #555;")
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)

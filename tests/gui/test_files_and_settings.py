@@ -421,6 +421,24 @@ def test_a_hostile_package_shows_an_error_and_changes_nothing(window, calc_file,
     assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("*"))
 
 
+def test_package_text_is_never_rendered_as_html(window, tmp_path, qtbot):
+    from PySide6.QtCore import Qt
+
+    from rmstudio.gui.text import PlainLabel
+    from tests.unit.test_package_zipcraft import baseline_entries, craft
+
+    entries = baseline_entries()  # (member names with < > are refused by the name rules)
+    meta_name = "<b><font color=red size=40>PWNED</font></b>"
+    pkg = craft(tmp_path / "html.rmpkg", entries, package_name=meta_name)
+    panel = window.package_panel
+    with qtbot.waitSignal(panel.inspected, timeout=30_000):
+        assert drag_drop(window, file_mime(pkg))
+    labels = window.findChildren(PlainLabel)
+    assert panel.title in labels and panel.status in labels and window.execution.error_box in labels
+    assert all(label.textFormat() == Qt.TextFormat.PlainText for label in labels)
+    assert meta_name in panel.title.text()  # shown as written, not as a big red word
+
+
 # ---------------------------------------------------------------- models
 
 
