@@ -46,12 +46,13 @@ def parse_input(value: str) -> Any:
             hint="Give JSON (e.g. '[5, 7, 3]'), a .json file or an audio file",
         )
     if _JSON_START.match(text):  # meant as JSON: say what is wrong with it
-        json_error.message = f"--input is {json_error.message}"
+        json_error.message = f"the input is {json_error.message}"
         raise json_error
-    raise RMError(
+    raise RMError(  # (the CLI's --input and the GUI's input box: words for both)
         "invalid_input",
-        f"--input is neither valid JSON nor an existing file: {value[:80]!r}",
-        hint="Quote JSON for the shell, e.g. --input '[5, 7, 3]'",
+        f"the input is neither valid JSON nor an existing file: {value[:80]!r}",
+        hint="Give JSON such as [5, 7, 3], @file.json, a .json file or an audio file "
+        "(on a command line, quote JSON for the shell)",
     )
 
 

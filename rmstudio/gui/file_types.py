@@ -86,8 +86,10 @@ def plan_open(paths: Iterable[str | Path], handlers: Mapping[FileKind, Handler])
             plan.refused.append((path, f"not a file RM Studio opens (it opens {supported})"))
         elif kind not in handlers:
             plan.refused.append((path, NOT_YET.get(kind, f"{kind.value} files are not supported")))
-        elif not path.is_file():
+        elif not path.exists():
             plan.refused.append((path, "file not found"))
+        elif not path.is_file():
+            plan.refused.append((path, "not a regular file (a pipe, socket or device)"))
         else:
             plan.accepted.append((path, kind))
     return plan

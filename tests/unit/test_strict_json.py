@@ -46,7 +46,7 @@ def test_input_values(tmp_path, monkeypatch):
     assert parse_input("[5, 7, 3]") == [5, 7, 3]
     with pytest.raises(RMError) as exc:
         parse_input("[NaN]")
-    assert exc.value.message.startswith("--input is not valid JSON: NaN")
+    assert exc.value.message.startswith("the input is not valid JSON: NaN")
     with pytest.raises(RMError) as exc:
         parse_input("x" * 300)  # too long for a file name: not an OSError
     assert (
@@ -55,3 +55,21 @@ def test_input_values(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "2024-data.json").write_text("[1]")  # starts like a number, is a file
     assert parse_input("2024-data.json") == [1]
+
+
+def test_an_input_file_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "items.json"
+    os.mkfifo(fifo)
+    with pytest.raises(RMError) as exc:  # reading it would wait for a writer forever
+        parse_input(f"@{fifo}")
+    assert "not a regular file" in exc.value.message
+
+
+def test_text_depth_ignores_brackets_in_strings():
+    from rmstudio.core.manifest.document import text_depth
+
+    assert text_depth('{"a": "[[[[", "b": [1, [2, {"c": "]}"}]]}') == 4
+    assert text_depth("42") == 0 and text_depth('"[["') == 0
+    assert text_depth('["a\\\\", [["b\\"["]]]') == 3  # escaped quote and backslash inside strings

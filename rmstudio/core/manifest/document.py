@@ -11,10 +11,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rmstudio.core.errors import RMError
 
@@ -93,16 +96,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of lists and objects (a scalar is 0), without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, (list, dict)):
-            deepest = max(deepest, d)
-            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
-    return deepest
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def text_depth(text: str) -> int:
+    """Nesting depth of the arrays and objects in JSON text (0 for a scalar), at C speed.
+
+    Strings are dropped first (their brackets do not count), then everything but brackets;
+    a running sum over what is left gives the depth. Checked before parsing, so text nested
+    too deeply for Python's recursive parser is refused with the limit instead."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if not brackets:
+        return 0
+    steps = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    return int(np.cumsum(np.where((steps == ord("[")) | (steps == ord("{")), 1, -1)).max())
 
 
 def parse_json(text: str, source: str | None = None) -> Any:
@@ -111,6 +119,13 @@ def parse_json(text: str, source: str | None = None) -> Any:
     Stricter than ``json.loads``: NaN, Infinity, numbers that overflow a float, duplicate
     keys and nesting deeper than MAX_JSON_DEPTH are errors, as they are not JSON the guest
     reads (or not what the author meant)."""
+    if text_depth(text) > MAX_JSON_DEPTH:
+        raise RMError(
+            "invalid_json",
+            f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep",
+            source=source,
+            hint="Flatten the data; nesting this deep is almost certainly a generator's mistake",
+        )
     try:
         data = json.loads(
             text, parse_constant=_no_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates
@@ -125,27 +140,17 @@ def parse_json(text: str, source: str | None = None) -> Any:
         ) from None
     except _NotJson as exc:
         raise RMError("invalid_json", f"not valid JSON: {exc}", source=source) from None
-    except RecursionError:
-        data = None  # reported below with the limit
-        depth = MAX_JSON_DEPTH + 1
     except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
         detail = "a number has over 4300 digits" if "digits" in str(exc) else str(exc)
         raise RMError("invalid_json", f"not usable JSON: {detail}", source=source) from None
-    else:
-        depth = json_depth(data)
-    if depth > MAX_JSON_DEPTH:
-        raise RMError(
-            "invalid_json",
-            f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep",
-            source=source,
-            hint="Flatten the data; nesting this deep is almost certainly a generator's mistake",
-        )
     return data
 
 
 def read_text(path: str | os.PathLike[str], what: str = "manifest") -> str:
     p = Path(path)
     try:
+        if p.exists() and not p.is_file() and not p.is_dir():  # reading a FIFO waits forever
+            raise RMError("io_error", f"{what} path is not a regular file (a pipe or device)", source=str(p))
         raw = p.read_bytes()
     except FileNotFoundError:
         raise RMError("file_not_found", f"{what} file not found", source=str(p)) from None
