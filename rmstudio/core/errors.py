@@ -44,11 +44,11 @@ class RMError(Exception):
             where.append(f"at {self.path}")
         if self.node_id:
             where.append(f"node '{self.node_id}'")
-        text = self.message.rstrip(".") + "."
+        text = _sentence(self.message)
         if where:
             text += " (" + ", ".join(where) + ")"
         if self.hint:
-            text += " " + self.hint.rstrip(".") + "."
+            text += " " + _sentence(self.hint)
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -73,3 +73,9 @@ class RMError(Exception):
             line=data.get("line"),
             details=data.get("details") or {},
         )
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in one full stop (or the question or exclamation mark it has)."""
+    text = text.rstrip(".")
+    return text if text.endswith(("?", "!")) else text + "."

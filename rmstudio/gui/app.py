@@ -90,6 +90,7 @@ def take_screenshot(
 
     app = ensure_app()
     window = create_window((), remember=False)
+    window.headless = True
     try:
         window.resize(*SCREENSHOT_SIZE)
         window.show()

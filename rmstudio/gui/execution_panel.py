@@ -490,7 +490,8 @@ class ExecutionPanel(QWidget):
         runner: Runner | None = None,
         label: str | None = None,
     ) -> bool:
-        if self.running:
+        if self.running:  # Transcribe, a package's Run: say why nothing happens
+            self.message.emit("A run is in progress: wait for it to finish, or cancel it (Esc)")
             return False
         self.telemetry.reset()
         self.plots.reset()

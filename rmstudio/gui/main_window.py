@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self.remember = remember
+        self.headless = False  # --screenshot: report in the status bar, never in a modal dialog
+        self.last_message = ""
         self.model = DocumentModel(self)
         self.autosave = Autosave()
         self.file_handlers: dict[FileKind, Handler] = {FileKind.MANIFEST: self.open_manifest}
@@ -507,6 +509,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- documents
 
     def show_message(self, text: str, ms: int = STATUS_MS) -> None:
+        self.last_message = text  # open_paths quotes a failed file's own message
         self.statusBar().showMessage(text, ms)
 
     def maybe_save(self) -> bool:
@@ -561,8 +564,11 @@ class MainWindow(QMainWindow):
             if kind == FileKind.MANIFEST and path != manifests[0]:
                 plan.refused.append((path, "only one manifest is open at a time"))
                 continue
+            self.last_message = ""
             if self.file_handlers[kind](path):
                 opened.append(path)
+            else:  # keep its reason: a later file's status message would replace it
+                plan.refused.append((path, self.last_message or "could not be opened"))
         if plan.refused:
             self.show_message(plan.refusal_message(), 12000)
         return plan
@@ -641,7 +647,8 @@ class MainWindow(QMainWindow):
             self.model.load_file(path)
         except RMError as exc:
             self.show_message(exc.describe())
-            QMessageBox.warning(self, "Cannot open file", literal_html(exc.describe()))
+            if not self.headless:  # nobody could dismiss a dialog in --screenshot mode
+                QMessageBox.warning(self, "Cannot open file", literal_html(exc.describe()))
             return False
         self.execution.set_input_from_document()
         if self.remember:

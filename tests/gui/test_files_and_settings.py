@@ -293,16 +293,31 @@ def test_screenshot_command_writes_a_non_blank_1400x900_png(tmp_path):
 
 def test_screenshot_command_fails_cleanly_on_a_bad_file(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RMSTUDIO_CONFIG_DIR=str(tmp_path / "config"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "rmstudio", "gui", "--screenshot", str(tmp_path / "x.png"), "nothing.exe"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 1
-    assert "nothing.exe" in proc.stderr and "Traceback" not in proc.stderr
+    not_utf8 = tmp_path / "latin1.json"  # a manifest that fails to load used to open a modal
+    not_utf8.write_bytes(b'{"name": "caf\xe9"}')  # dialog nobody could close: the command hung
+    fake_audio = tmp_path / "notes.wav"  # an audio file the panel refuses: it used to exit 0
+    fake_audio.write_text("not audio")
+    for bad in ("nothing.exe", str(not_utf8), str(fake_audio)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "rmstudio", "gui", "--screenshot", str(tmp_path / "x.png"), bad],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1, (bad, proc.stderr)
+        assert Path(bad).name in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_refused_file_in_a_multi_file_drop_keeps_its_reason(window, tmp_path, calc_file):
+    fake_audio = tmp_path / "notes.wav"
+    fake_audio.write_text("not audio")
+    plan = window.open_paths([fake_audio, calc_file])  # the manifest's own message comes later
+    reasons = dict((p.name, why) for p, why in plan.refused)
+    assert "notes.wav" in reasons and "not an audio file" in reasons["notes.wav"]
+    assert "notes.wav" in window.statusBar().currentMessage()
 
 
 # ---------------------------------------------------------------- the pinned PySide6

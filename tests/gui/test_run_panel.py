@@ -119,6 +119,9 @@ def test_cancel_stops_a_long_run(window, qtbot):
     with qtbot.waitSignal(panel.run_started, timeout=5000):
         panel.run_request(long_request(100, 1_000_000), "wasm")
     qtbot.waitUntil(lambda: panel.telemetry.event_count >= 3, timeout=30_000)
+    # A second run (Transcribe, a package's Run) while this one works: refused, and it says so.
+    with qtbot.waitSignal(panel.message, timeout=1000, check_params_cb=lambda m: "in progress" in m):
+        assert not panel.run_request(long_request(2, 10), "wasm")
     t0 = time.perf_counter()
     with qtbot.waitSignal(panel.run_finished, timeout=10_000) as blocker:
         window.cancel_action.trigger()
