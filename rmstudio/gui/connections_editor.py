@@ -8,7 +8,7 @@ sees the same message the run would give.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -68,6 +68,10 @@ class ConnectionsEditor(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(adder)
 
+        # Every row's combo boxes share one list of node ids: filling a box of its own per
+        # cell made a keystroke cost seconds with a few hundred nodes (quadratic).
+        self._ids = QStringListModel(self)
+        self._shown: tuple | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -85,6 +89,12 @@ class ConnectionsEditor(QWidget):
         ids = edit.node_ids(manifest)
         conns = manifest.get("connections")
         conns = conns if isinstance(conns, list) else []
+        shown = (tuple(ids), repr(conns))
+        if shown == self._shown:
+            return  # most edits (a param value) change neither the ids nor the connections
+        self._shown = shown
+        chosen = [box.currentText() for box in (self.new_from, self.new_to)]
+        self._ids.setStringList(ids)  # (resets every box that shows the list)
         keep = self.table.currentRow()
         self.table.setRowCount(0)
         self.table.setRowCount(len(conns))
@@ -92,9 +102,10 @@ class ConnectionsEditor(QWidget):
             ends = (conn.get("from"), conn.get("to")) if isinstance(conn, dict) else (None, None)
             for col, value in enumerate(ends):
                 box = QComboBox()
-                box.addItems(ids)
                 if isinstance(value, str) and value not in ids:
-                    box.addItem(value)  # a dangling end stays visible (validation flags it)
+                    box.addItems([*ids, value])  # a dangling end stays visible (validation flags it)
+                else:
+                    box.setModel(self._ids)
                 box.setCurrentText(value if isinstance(value, str) else "")
                 if not isinstance(value, str) or value not in ids:
                     box.setStyleSheet("QComboBox { color: #c62828; }")
@@ -109,10 +120,9 @@ class ConnectionsEditor(QWidget):
             self.table.setCellWidget(row, 2, remove)
         if 0 <= keep < len(conns):
             self.table.selectRow(keep)
-        for box in (self.new_from, self.new_to):
-            current = box.currentText()
-            box.clear()
-            box.addItems(ids)
+        for box, current in zip((self.new_from, self.new_to), chosen, strict=True):
+            if box.model() is not self._ids:
+                box.setModel(self._ids)
             if current in ids:
                 box.setCurrentText(current)
         if self.new_to.currentIndex() == self.new_from.currentIndex() and len(ids) > 1:
@@ -146,4 +156,5 @@ class ConnectionsEditor(QWidget):
             action()
         except RMError as exc:
             self.message.emit(exc.describe())
+            self._shown = None
             self._timer.start()  # put the combo boxes back
