@@ -11,7 +11,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from rmstudio.core.runs import MAX_MEMORY
+from rmstudio.core.runs import MAX_MEMORY, Limits
 
 MAX_MEMORY_MIB = MAX_MEMORY / 2**20  # for --memory-limit
 
@@ -48,3 +48,20 @@ def positive(maximum: float | None = None) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def add_limit_arguments(p: argparse.ArgumentParser, timeout_help: str, memory_help: str) -> None:
+    """--timeout and --memory-limit, as every command that runs guests takes them."""
+    p.add_argument("--timeout", type=positive(), metavar="SECONDS", help=timeout_help)
+    p.add_argument(
+        "--memory-limit",
+        type=positive(MAX_MEMORY_MIB),
+        metavar="MIB",
+        default=Limits().memory_bytes / 2**20,
+        help=memory_help + " (default %(default).0f)",
+    )
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    """The Limits that add_limit_arguments' options ask for."""
+    return Limits(memory_bytes=int(args.memory_limit * 2**20), timeout_s=args.timeout)

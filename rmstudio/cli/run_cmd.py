@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from rmstudio.cli.argtypes import MAX_MEMORY_MIB, positive
+from rmstudio.cli.argtypes import add_limit_arguments, limits_from
 from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import format_bytes, print_json, print_problem, summarize_value
 from rmstudio.cli.progress import ProgressBar, progress_listener
@@ -17,7 +17,7 @@ from rmstudio.core.manifest import load, validate
 from rmstudio.core.manifest.document import ManifestDocument
 from rmstudio.core.package.format import is_package_file
 from rmstudio.core.prepare import prepare_run
-from rmstudio.core.runs import Limits, RunResult
+from rmstudio.core.runs import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,16 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--events", action="store_true", help="stream the guest's events to stderr as they happen")
-    p.add_argument(
-        "--timeout", type=positive(), metavar="SECONDS", help="stop the run after this many seconds"
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=positive(MAX_MEMORY_MIB),
-        metavar="MIB",
-        default=Limits().memory_bytes / 2**20,
-        help="cap on the guest's linear memory in MiB (default %(default).0f)",
-    )
+    add_limit_arguments(p, "stop the run after this many seconds", "cap on the guest's linear memory in MiB")
     p.add_argument(
         "--array-encoding",
         choices=("auto", "json", "base64"),
@@ -135,10 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     options = {"array_encoding": args.array_encoding} if args.array_encoding else {}
-    limits = Limits(
-        memory_bytes=int(args.memory_limit * 2**20) if args.memory_limit else None,
-        timeout_s=args.timeout,
-    )
+    limits = limits_from(args)
     with prepare_run(
         doc, input_value=args.input, engine=args.engine, limits=limits, options=options, mount=pkg is None
     ) as prepared:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rmstudio.cli.argtypes import MAX_MEMORY_MIB, count, positive
+from rmstudio.cli.argtypes import add_limit_arguments, count, limits_from
 from rmstudio.cli.interrupt import CancelOnCtrlC
 from rmstudio.cli.output import print_json, print_problem
 from rmstudio.cli.progress import ProgressBar, progress_listener
@@ -14,7 +14,6 @@ from rmstudio.core.errors import RMError
 from rmstudio.core.execute import ENGINES
 from rmstudio.core.export import FORMATS, render, write_transcript
 from rmstudio.core.manifest.catalog import find_node
-from rmstudio.core.runs import Limits
 from rmstudio.core.transcribe import WhisperOptions, transcribe_file
 
 
@@ -65,15 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="wasm",
         help="wasm: the sandbox (default); native: native whisper.cpp for comparison",
     )
-    p.add_argument(
-        "--timeout", type=positive(), metavar="SECONDS", help="stop after this many seconds per file"
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=positive(MAX_MEMORY_MIB),
-        metavar="MIB",
-        default=Limits().memory_bytes / 2**20,
-        help="cap on each guest's linear memory in MiB (default %(default).0f)",
+    add_limit_arguments(
+        p, "stop after this many seconds per file", "cap on each guest's linear memory in MiB"
     )
     p.add_argument("--json", action="store_true", help="print the transcripts and run facts as JSON")
     p.set_defaults(func=run)
@@ -134,9 +126,7 @@ def run(args: argparse.Namespace) -> int:
     options = WhisperOptions(
         args.model, args.language, args.translate, args.threads, args.beam_size, args.prompt
     )
-    limits = Limits(
-        memory_bytes=int(args.memory_limit * 2**20) if args.memory_limit else None, timeout_s=args.timeout
-    )
+    limits = limits_from(args)
     if args.output and len(args.files) > 1 and Path(args.output).suffix and not Path(args.output).is_dir():
         raise RMError(
             "invalid_request",

@@ -283,19 +283,14 @@ class WasmEngine:
     def _finish(
         self, stdout: bytes, trap: Exception | None, state: _RunState, memory_cap: int, host: dict[str, Any]
     ) -> RunResult:
+        def failed(error: RMError) -> RunResult:
+            return RunResult(ok=False, engine="wasm", host=host, error=error)
+
         if state.stop_reason == "cancelled":
-            return RunResult(
-                ok=False,
-                engine="wasm",
-                host=host,
-                error=cancelled_error(),
-            )
+            return failed(cancelled_error())
         if state.stop_reason == "output_limit":
-            return RunResult(
-                ok=False,
-                engine="wasm",
-                host=host,
-                error=RMError(
+            return failed(
+                RMError(
                     "output_too_large",
                     "the guest wrote more than the result limit of "
                     f"{state.max_result_bytes / 2**20:.0f} MiB to its standard output, and was stopped",
@@ -304,12 +299,7 @@ class WasmEngine:
                 ),
             )
         if state.stop_reason == "timeout":
-            return RunResult(
-                ok=False,
-                engine="wasm",
-                host=host,
-                error=timeout_error(state.timeout_s),
-            )
+            return failed(timeout_error(state.timeout_s))
         doc = None
         text = stdout.strip()
         if text:
@@ -327,11 +317,8 @@ class WasmEngine:
             start_need = re.search(r"minimum size of (\d+) pages exceeds memory limits", str(trap))
             if start_need:  # the cap is below what the module declares it needs to start
                 need = int(start_need.group(1)) * WASM_PAGE
-                return RunResult(
-                    ok=False,
-                    engine="wasm",
-                    host=host,
-                    error=RMError(
+                return failed(
+                    RMError(
                         "memory_limit",
                         f"the guest needs {need / 2**20:.1f} MiB of memory to start, "
                         f"over the limit of {memory_cap / 2**20:g} MiB",
@@ -340,33 +327,24 @@ class WasmEngine:
                 )
             near_cap = state.peak_memory + 16 * WASM_PAGE >= memory_cap
             if near_cap:
-                return RunResult(
-                    ok=False,
-                    engine="wasm",
-                    host=host,
-                    error=RMError(
+                return failed(
+                    RMError(
                         "memory_limit",
                         f"the guest ran out of memory at the limit of {memory_cap / 2**20:.0f} MiB",
                         hint="Raise the memory limit (--memory-limit) or use a smaller model or input",
                     ),
                 )
             message = _trap_summary(trap)
-            return RunResult(
-                ok=False,
-                engine="wasm",
-                host=host,
-                error=RMError(
+            return failed(
+                RMError(
                     "trap",
                     f"the guest stopped with a WebAssembly trap: {message}",
                     hint="This is a bug in the guest executor; run with --debug and report it",
                     details={"trap": str(trap)},
                 ),
             )
-        return RunResult(
-            ok=False,
-            engine="wasm",
-            host=host,
-            error=RMError(
+        return failed(
+            RMError(
                 "internal_error",
                 "the guest ended without writing a result"
                 if not text
