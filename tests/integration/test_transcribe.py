@@ -53,9 +53,6 @@ def test_jfk_transcript(jfk_wav, engine):
     assert segments and all(0 <= s["start"] <= s["end"] <= 11.1 for s in segments)
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
     assert abs(job.audio_duration - 11.0) < 0.01
-    times = [e["t_ms"] for e in events]
-    assert times == sorted(times)  # one timeline, though each window's guest has its own clock
-    assert job.result.host["wall_ms"] == pytest.approx(job.wall_s * 1000, rel=0.05)  # the whole job
     progress = [e for e in events if e["event"] == "progress" and e.get("unit") == "s"]
     assert progress, "no audio progress events"
     print(f"{engine}: jfk in {job.wall_s:.2f} s, RTF {job.rtf:.3f}")
