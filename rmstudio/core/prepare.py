@@ -166,7 +166,7 @@ def _add_audio(
 def _check_item_limits(audio: Audio, path: Path) -> None:
     """The guest contract's bounds on an audio item, as a message about the file (the guest
     would name the manifest's node and input index instead)."""
-    from rmstudio.core.native.audio_items import MAX_CHANNELS, MAX_SAMPLE_RATE
+    from rmstudio.core.audio.item import MAX_CHANNELS, MAX_SAMPLE_RATE
 
     if audio.channels > MAX_CHANNELS:
         raise RMError(

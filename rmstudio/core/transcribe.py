@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from rmstudio.core.audio.item import MAX_CHANNELS
 from rmstudio.core.audio.load import Audio, load_audio
 from rmstudio.core.audio.windows import DEFAULT_MAX_WINDOW_S, Window, plan_windows
 from rmstudio.core.errors import RMError
 from rmstudio.core.execute import execute
 from rmstudio.core.manifest.document import ManifestDocument
-from rmstudio.core.native.audio_items import MAX_CHANNELS
 from rmstudio.core.prepare import prepare_run
 from rmstudio.core.runs import EventCallback, Limits, RunResult
 

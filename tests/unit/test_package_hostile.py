@@ -175,6 +175,11 @@ def _prefix_junk(data: bytes) -> bytes:
     return b"PK\x03\x04" + b"\x00" * 26 + data
 
 
+def local_header(member: str, **changes: int) -> Builder:
+    """A package whose local header for ``member`` says other than its central entry."""
+    return surgery(lambda d: patch(d, member, central=False, **changes))
+
+
 def _smuggled_runtime(data: bytes) -> bytes:
     """deps/readme.txt's central entry covers a hidden local header + other runtime.wasm bytes;
     its local header declares only the visible part, so a streaming unzipper (which reads
@@ -231,26 +236,14 @@ CASES: dict[str, tuple[Builder, str]] = {
     "only a local header": (surgery(lambda d: d[:40]), "package_truncated"),
     "file over the size limit": (with_limits(crafted(), max_file_bytes=200), "package_too_large"),
     # --- local headers must say what the central directory says (streaming readers use them)
-    "local header: other CRC": (
-        surgery(lambda d: patch(d, "runtime.wasm", central=False, crc=0xDEADBEEF)),
-        "package_corrupt",
-    ),
-    "local header: other size": (
-        surgery(lambda d: patch(d, "runtime.wasm", central=False, usize=1)),
-        "package_corrupt",
-    ),
-    "local header: other packed size": (
-        surgery(lambda d: patch(d, "runtime.wasm", central=False, csize=3)),
-        "package_corrupt",
-    ),
+    "local header: other CRC": (local_header("runtime.wasm", crc=0xDEADBEEF), "package_corrupt"),
+    "local header: other size": (local_header("runtime.wasm", usize=1), "package_corrupt"),
+    "local header: other packed size": (local_header("runtime.wasm", csize=3), "package_corrupt"),
     "local header: data-descriptor flag only there": (
-        surgery(lambda d: patch(d, "runtime.wasm", central=False, flags=0x08)),
+        local_header("runtime.wasm", flags=0x08),
         "package_corrupt",
     ),
-    "local header: UTF-8 flag only there": (
-        surgery(lambda d: patch(d, "deps/readme.txt", central=False, flags=0x800)),
-        "package_corrupt",
-    ),
+    "local header: UTF-8 flag only there": (local_header("deps/readme.txt", flags=0x800), "package_corrupt"),
     "local header: a second runtime.wasm hidden inside a member": (
         surgery(_smuggled_runtime, _with_hidden_member(baseline_entries())),
         "package_corrupt",
@@ -628,7 +621,7 @@ def test_unpacking_into_the_current_directory(tmp_path, monkeypatch):
 
 
 def test_a_refused_unpack_leaves_no_parent_directories(tmp_path):
-    pkg = surgery(lambda d: patch(d, "runtime.wasm", central=False, crc=0xDEADBEEF))(tmp_path)
+    pkg = local_header("runtime.wasm", crc=0xDEADBEEF)(tmp_path)
     with pytest.raises(RMError):
         extract_package(pkg, tmp_path / "a" / "b" / "c" / "out")
     assert not (tmp_path / "a").exists()

@@ -33,6 +33,9 @@ from rmstudio.core.audio.load import Audio
 from rmstudio.core.errors import RMError
 
 GUEST_INPUT_DIR = "/input"
+# The guest contract's bounds on an audio item (runtime/src/audio_item.cpp checks the same).
+MAX_SAMPLE_RATE = 768_000
+MAX_CHANNELS = 32
 ENCODINGS = ("base64", "file")
 _F32LE = np.dtype("<f4")
 

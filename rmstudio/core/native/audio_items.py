@@ -28,12 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from rmstudio.core.audio.item import MAX_CHANNELS, MAX_SAMPLE_RATE
 from rmstudio.core.errors import RMError
 from rmstudio.core.native.base import Context
 from rmstudio.core.native.values import kind_name
-
-MAX_SAMPLE_RATE = 768_000
-MAX_CHANNELS = 32
 
 # dtype -> (offset, divisor): value = (x - offset) / divisor
 INTEGER_SCALING: dict[str, tuple[float, float]] = {
