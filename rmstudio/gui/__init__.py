@@ -15,6 +15,8 @@ validates, executes or converts on its own. Modules, one job each:
 ``graph_view``              read-only drawing of the pipeline by topological layer
 ``execution_panel``         Run / Cancel, engine, limits, input, plots, log, results
 ``run_worker``              the run on a QThread; events and result by queued signals
+``background``              short jobs on a thread pool (summaries, imports, verification)
+``gui_thread_gc``           cyclic garbage collected on the GUI thread, never on a worker
 ``transcript_view``         a run's transcripts: text, segments (click to play), export
 ``telemetry`` / ``plots``   ring buffers fed by events; pyqtgraph plots redrawn by a timer
 ``settings``                typed QSettings spec (robust to garbage values)

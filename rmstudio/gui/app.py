@@ -21,9 +21,12 @@ SCREENSHOT_SIZE = (1400, 900)
 
 
 def ensure_app():
-    """The process's QApplication (created once, Fusion style, app metadata set)."""
+    """The process's QApplication (created once, Fusion style, app metadata set, cyclic
+    garbage collected on its thread: see gui_thread_gc)."""
     from PySide6.QtGui import QFont
     from PySide6.QtWidgets import QApplication
+
+    from rmstudio.gui import gui_thread_gc
 
     app = QApplication.instance()
     if app is None:
@@ -33,6 +36,7 @@ def ensure_app():
         if font.pointSizeF() < 9:
             font.setPointSizeF(9.5)
             app.setFont(font)
+    gui_thread_gc.install(app)
     app.setApplicationName("RM Studio")
     app.setOrganizationName("RM Studio")
     app.setApplicationVersion(__version__)

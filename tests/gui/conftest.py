@@ -7,12 +7,13 @@ Every QMessageBox / QFileDialog / QInputDialog static call is replaced by a reco
 
 from __future__ import annotations
 
+import gc
 import shutil
 import uuid
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from tests.conftest import EXAMPLES, FIXTURES
@@ -63,6 +64,17 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
 
 
 @pytest.fixture(autouse=True)
+def _gui_thread_gc(qapp):
+    """Cycles are collected on the GUI thread, as in the app (``ensure_app``); afterwards
+    Python's own collection is back for the tests that follow."""
+    from rmstudio.gui import gui_thread_gc
+
+    collector = gui_thread_gc.install(qapp)
+    yield collector
+    collector.uninstall()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Models view reads (and Import writes) the model store: never the user's own."""
     monkeypatch.setenv("RMSTUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
@@ -100,6 +112,12 @@ def make_window(qtbot, settings):
         w.execution.shutdown()
         w.model.undo_stack.setClean()
         w.close()
+        w.deleteLater()
+    # Gone before the next test: deleted and their Python cycles collected here, on the GUI
+    # thread, not whenever a later test's event loop or worker thread gets round to it.
+    windows.clear()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture
