@@ -7,6 +7,7 @@ import time
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from rmstudio.gui.autosave import SwapFile
+from rmstudio.gui.text import literal_html
 
 MANIFEST_FILTER = "Manifests and run requests (*.json);;All files (*)"
 
@@ -71,3 +72,21 @@ def save_manifest_path(parent: QWidget, suggested: str) -> str:
     if path and "." not in path.rsplit("/", 1)[-1]:
         path += ".json"
     return path
+
+
+def confirm_remove_model(parent: QWidget, name: str, size: str, path: str, chosen: bool) -> bool:
+    """Removing a model deletes its file from the store: ask first (Cancel is the default)."""
+    after = (
+        "\n\nTranscribe uses this model; after removing it, Transcribe uses the default model "
+        "(tiny.en, prepared again on first use)."
+        if chosen
+        else ""
+    )
+    answer = QMessageBox.question(
+        parent,
+        "Remove model?",
+        literal_html(f"Remove {name} ({size}) from the model store?\n\nThis deletes {path}." + after),
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes

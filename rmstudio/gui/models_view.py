@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from rmstudio.core.errors import RMError
 from rmstudio.gui.background import BackgroundJobs
+from rmstudio.gui.dialogs import confirm_remove_model
 from rmstudio.gui.text import PlainLabel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -106,10 +107,8 @@ class ModelsView(QWidget):
         self.folder.setText(f"Store: {models_dir()}")
         keep = self.selected_name()
         self.tree.clear()
-        names = {m.name for m in self.models}
         for m in self.models:
-            chosen = m.name == self.default_name if self.default_name in names else m.is_default
-            star = "★ " if chosen else ""
+            star = "★ " if self._is_chosen(m) else ""
             item = QTreeWidgetItem([star + m.name, m.label, m.ftype, _size(m.size), m.source])
             item.setData(0, NAME_ROLE, m.name)
             item.setToolTip(0, f"{m.path}\nsha256 {m.sha256}")
@@ -122,6 +121,13 @@ class ModelsView(QWidget):
             self.tree.addTopLevelItem(empty)
             empty.setFirstColumnSpanned(True)
         self._update_buttons()
+
+    def _is_chosen(self, model) -> bool:
+        """The model Transcribe uses: the setting's, or the store's default when that is unset
+        or names a model no longer in the store."""
+        if self.default_name in {m.name for m in self.models}:
+            return model.name == self.default_name
+        return model.is_default
 
     def selected_name(self) -> str | None:
         item = self.tree.currentItem()
@@ -179,7 +185,10 @@ class ModelsView(QWidget):
         from rmstudio.core.models import remove_model
 
         name = self.selected_name()
-        if name is None:
+        model = next((m for m in self.models if m.name == name), None)
+        if model is None:
+            return
+        if not confirm_remove_model(self, name, _size(model.size), str(model.path), self._is_chosen(model)):
             return
         try:
             remove_model(name)

@@ -22,5 +22,8 @@ class PlainLabel(QLabel):
 
 
 def literal_html(text: str) -> str:
-    """``text`` as HTML that displays it literally (for QMessageBox, which guesses formats)."""
-    return QtGui.Qt.convertFromPlainText(text)
+    """``text`` as HTML that displays it literally (for QMessageBox, which guesses formats).
+
+    Paragraphs and line breaks stay; spaces are ordinary spaces so long messages wrap (the
+    default, WhiteSpacePre, makes every space non-breaking: one line as wide as the text)."""
+    return QtGui.Qt.convertFromPlainText(text, Qt.WhiteSpaceMode.WhiteSpaceNormal)

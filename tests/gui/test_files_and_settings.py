@@ -454,10 +454,23 @@ def test_package_text_is_never_rendered_as_html(window, tmp_path, qtbot):
     assert meta_name in panel.title.text()  # shown as written, not as a big red word
 
 
+def test_message_box_text_is_literal_and_wraps():
+    from PySide6.QtGui import QTextDocument
+
+    from rmstudio.gui.text import literal_html
+
+    text = "the package <b>x</b> failed:\n" + "word " * 200
+    html = literal_html(text)
+    doc = QTextDocument()
+    doc.setHtml(html)
+    assert doc.toPlainText().split() == text.split()  # tags shown as written
+    assert "\xa0" not in html and "&nbsp;" not in html  # ordinary spaces: the box can wrap
+
+
 # ---------------------------------------------------------------- models
 
 
-def test_models_view_imports_lists_chooses_and_removes(window, tiny_en_ggml, settings, qtbot):
+def test_models_view_imports_lists_chooses_and_removes(window, tiny_en_ggml, settings, dialogs, qtbot):
     view = window.models_view
     window.models_dock.show()
     window.models_dock.raise_()
@@ -474,6 +487,13 @@ def test_models_view_imports_lists_chooses_and_removes(window, tiny_en_ggml, set
     view.default_button.click()
     assert settings.get("whisper/default_model") == name
     assert view.tree.topLevelItem(0).text(0).startswith("★ ")
+    # Remove asks first (the file is deleted); Cancel keeps the model.
+    view.remove_button.click()
+    assert dialogs.names()[-1] == "question"
+    question = dialogs.calls[-1][1][2]
+    assert name in question and "Transcribe uses this model" in question
+    assert view.tree.topLevelItemCount() == 1 and view.selected_name() == name
+    dialogs.question_answer = QMessageBox.StandardButton.Yes
     view.remove_button.click()
     assert "No models yet" in view.tree.topLevelItem(0).text(0)
 
