@@ -6,7 +6,8 @@ import json
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QComboBox
 
 from tests.conftest import EXAMPLES
 
@@ -32,7 +33,7 @@ def test_window_opens_and_shows_an_example(window, qtbot):
     assert window.editor.toPlainText() == text
     assert node_rows(window) == ["source", "triple", "shift", "join"]
     assert set(window.graph.items_by_id) == {"source", "triple", "shift", "join"}
-    assert window.connections.table.rowCount() == 4
+    assert window.connections.connections.rowCount() == 4
     assert window.validity_label.text() == "✔ valid"
     assert "fan_out_in (example).json" in window.windowTitle()
     assert not window.model.modified
@@ -208,10 +209,27 @@ def test_connections_editor_and_rename(window, qtbot):
     settle(qtbot, window)
     data = json.loads(window.model.text)
     assert data["connections"][-1] == {"from": "source", "to": "join"}
-    assert conn.table.rowCount() == 5
-    conn.table.cellWidget(4, 2).click()  # the row's remove button
+    assert conn.connections.rowCount() == 5
+    # A click on an end opens its combo box; choosing a node there rewires the connection.
+    table = conn.table
+    row = data["connections"].index({"from": "triple", "to": "join"})
+    end = conn.connections.index(row, 1)
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(end).center())
+    editor = table.indexWidget(end)
+    assert isinstance(editor, QComboBox) and editor.currentText() == "join"
+    editor.setCurrentIndex(editor.findText("shift"))
+    editor.activated.emit(editor.currentIndex())
+    settle(qtbot, window)
+    assert json.loads(window.model.text)["connections"][row] == {"from": "triple", "to": "shift"}
+    window.model.undo_stack.undo()  # one undoable step
+    settle(qtbot, window)
+    assert json.loads(window.model.text) == data
+    # The last column removes its row.
+    remove = conn.connections.index(4, 2)
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(remove).center())
     settle(qtbot, window)
     assert len(json.loads(window.model.text)["connections"]) == 4
+    assert conn.connections.rowCount() == 4
     # Rename through the form's id field: connections follow.
     window.node_list.select("triple")
     settle(qtbot, window)
@@ -227,6 +245,33 @@ def test_connections_editor_and_rename(window, qtbot):
     conn.add("source", "times3")
     assert window.model.text == before
     assert "already exists" in window.statusBar().currentMessage()
+
+
+def test_connections_of_a_large_pipeline_with_a_dangling_end(window, tmp_path, qtbot):
+    """Thousands of connections are rows of a model, not widgets; an end that names no node
+    is shown in red, as written."""
+    n = 3000
+    manifest = {
+        "version": "v1",
+        "nodes": [{"id": f"n{i}", "node_type": "AddNode"} for i in range(n)],
+        "connections": [{"from": f"n{i}", "to": f"n{i + 1}"} for i in range(n - 1)]
+        + [{"from": "n0", "to": "ghost"}],
+    }
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(manifest, indent=1))
+    assert window.open_manifest(path)
+    settle(qtbot, window)
+    conn = window.connections
+    assert conn.connections.rowCount() == n
+    assert conn.table.findChildren(QComboBox) == []  # no editor until one is clicked
+    ghost = conn.connections.index(n - 1, 1)
+    assert ghost.data() == "ghost" and ghost.data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert conn.connections.index(0, 1).data(Qt.ItemDataRole.ForegroundRole) is None
+    # Renaming a node (ids change: a full refresh) still leaves no widget per row.
+    window.model.rename_node("n5", "five")
+    settle(qtbot, window)
+    assert conn.connections.index(4, 1).data() == "five"
+    assert conn.table.findChildren(QComboBox) == []
 
 
 def test_unsaved_changes_guard(window, calc_file, dialogs, qtbot):
