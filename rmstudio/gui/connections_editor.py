@@ -239,7 +239,7 @@ class ConnectionsEditor(QWidget):
         ids = edit.node_ids(manifest)
         conns = manifest.get("connections")
         conns = conns if isinstance(conns, list) else []
-        shown = (tuple(ids), repr(conns))
+        shown = edit.structure_key(manifest)
         if shown == self._shown:
             return  # most edits (a param value) change neither the ids nor the connections
         self._shown = shown

@@ -102,6 +102,7 @@ class GraphView(QGraphicsView):
         self.selected: str | None = None
         self.items_by_id: dict[str, NodeItem] = {}
         self._columns = 0
+        self._shown: tuple | None = None
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -128,8 +129,14 @@ class GraphView(QGraphicsView):
             self.setEnabled(bool(self.items_by_id))
             for item in self._scene.items():
                 item.setOpacity(0.35)
+            self._shown = None  # drawn again (opaque) when the text parses
             return
         self.setEnabled(True)
+        columns = self._columns_that_fit()
+        shown = (edit.structure_key(manifest), repr(self.model.invalid_nodes), columns)
+        if shown == self._shown and self.items_by_id:
+            return  # a param edit: the same drawing
+        self._shown = shown
         self._scene.clear()
         self.items_by_id = {}
         layout = edit.layout_layers(manifest)
@@ -143,7 +150,7 @@ class GraphView(QGraphicsView):
         for placed in layout.nodes:
             rows_in[placed.layer] = rows_in.get(placed.layer, 0) + 1
         total_h = layout.max_rows * NODE_H + (layout.max_rows - 1) * ROW_GAP
-        columns = self._columns = self._columns_that_fit()
+        self._columns = columns
         for placed in layout.nodes:
             item = NodeItem(placed.node_id, placed.node_type, invalid.get(placed.node_id))
             col_h = rows_in[placed.layer] * NODE_H + (rows_in[placed.layer] - 1) * ROW_GAP

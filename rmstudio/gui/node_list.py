@@ -111,6 +111,7 @@ class NodeList(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.list)
 
+        self._shown: tuple | None = None
         model.parsed_changed.connect(self.refresh)
         model.validation_changed.connect(self.refresh)
         self.refresh()
@@ -146,12 +147,17 @@ class NodeList(QWidget):
             self.list.setEnabled(False)
             self.add_button.setEnabled(False)
             self._update_buttons()
+            self._shown = None
             return
+        invalid = self.model.invalid_nodes
+        shown = (edit.structure_key(manifest), repr(invalid))
+        if shown == self._shown:
+            return  # a param edit: the same list
+        self._shown = shown
         keep = self.selected_id()
         keep_row = self.list.currentRow()
         blocker = QSignalBlocker(self.list)
         self.list.clear()
-        invalid = self.model.invalid_nodes
         warn_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         nodes = manifest.get("nodes")
         for node in nodes if isinstance(nodes, list) else []:

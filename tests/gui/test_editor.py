@@ -267,11 +267,17 @@ def test_connections_of_a_large_pipeline_with_a_dangling_end(window, tmp_path, q
     ghost = conn.connections.index(n - 1, 1)
     assert ghost.data() == "ghost" and ghost.data(Qt.ItemDataRole.ForegroundRole) is not None
     assert conn.connections.index(0, 1).data(Qt.ItemDataRole.ForegroundRole) is None
+    # A param edit changes no view of the structure: nothing is rebuilt.
+    drawn, listed = window.graph.items_by_id["n3"], window.node_list.list.item(3)
+    window.model.set_param("n3", "addend", 7)
+    settle(qtbot, window)
+    assert window.graph.items_by_id["n3"] is drawn and window.node_list.list.item(3) is listed
     # Renaming a node (ids change: a full refresh) still leaves no widget per row.
     window.model.rename_node("n5", "five")
     settle(qtbot, window)
     assert conn.connections.index(4, 1).data() == "five"
     assert conn.table.findChildren(QComboBox) == []
+    assert "five" in window.graph.items_by_id and window.node_list.list.item(5).text().startswith("five")
 
 
 def test_unsaved_changes_guard(window, calc_file, dialogs, qtbot):

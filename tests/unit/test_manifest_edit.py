@@ -192,3 +192,21 @@ def test_layout_layers_fan_out_and_cycles():
     layout = edit.layout_layers(broken)
     assert [n.node_id for n in layout.nodes] == ["a", "b"] and layout.edges == ()
     assert edit.layout_layers("not a manifest").nodes == ()
+
+
+def test_structure_key_ignores_params_and_sees_ids_types_and_connections():
+    base = json.loads((EXAMPLES / "fan_out_in.json").read_text())
+    key = edit.structure_key(base)
+
+    def changed(fn) -> bool:
+        data = copy.deepcopy(base)
+        fn(data)
+        return edit.structure_key(data) != key
+
+    assert not changed(lambda d: d["nodes"][1].setdefault("params", {}).update(multiplier=7))
+    assert not changed(lambda d: d["metadata"].update(name="other"))
+    assert changed(lambda d: d["nodes"][1].update(id="renamed"))
+    assert changed(lambda d: d["nodes"][1].update(node_type="AddNode"))
+    assert changed(lambda d: d["nodes"].reverse())
+    assert changed(lambda d: d["connections"].pop())
+    assert changed(lambda d: d["connections"][0].update(to="join"))

@@ -108,6 +108,14 @@ def node_type_name(node: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def structure_key(data: Manifest) -> tuple:
+    """What views of the pipeline's structure (node list, graph, connections) show: each
+    node's id and type in order, and the connections; not params. Equal keys, same views:
+    a param edit need not redraw a pipeline of thousands of nodes."""
+    nodes = tuple((n.get("id"), node_type_name(n)) if isinstance(n, dict) else None for n in _nodes(data))
+    return nodes, repr(data.get("connections"))
+
+
 def node_index(data: Manifest, node_id: str) -> int:
     """Position of ``node_id`` in ``nodes``; RMError if there is no such node."""
     for n, node in enumerate(_nodes(data)):
