@@ -30,6 +30,7 @@ class GuiThreadCollector(QObject):
         self.thresholds = gc.get_threshold()
         self._was_enabled = gc.isenabled()
         self.collections = [0, 0, 0]
+        self._long_lived = 0  # objects in the oldest generation after the last full collection
         gc.disable()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -37,13 +38,22 @@ class GuiThreadCollector(QObject):
         self.timer.start()
 
     def check(self) -> None:
-        """Collect the oldest generation whose count passed its threshold, as CPython does."""
+        """Collect the oldest generation whose count passed its threshold, as CPython does,
+        including its rule that a full collection waits until the objects promoted to the
+        oldest generation since the last one are a quarter of those that survived it."""
         counts = gc.get_count()
         for generation in (2, 1, 0):
-            if self.thresholds[generation] and counts[generation] > self.thresholds[generation]:
-                gc.collect(generation)
-                self.collections[generation] += 1
-                return
+            if not self.thresholds[generation] or counts[generation] <= self.thresholds[generation]:
+                continue
+            if generation == 2:
+                oldest = len(gc.get_objects(generation=2))
+                if oldest - self._long_lived <= self._long_lived / 4:
+                    continue
+            gc.collect(generation)
+            self.collections[generation] += 1
+            if generation == 2:
+                self._long_lived = len(gc.get_objects(generation=2))
+            return
 
     def uninstall(self) -> None:
         if not self.timer.isActive():

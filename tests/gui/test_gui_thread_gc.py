@@ -13,13 +13,15 @@ import threading
 from PySide6.QtCore import QObject, Qt
 
 
-def _cyclic_qobject(destroyed_on: list[int]) -> None:
-    """A Python-owned QObject kept alive only by a reference cycle, reporting where it dies."""
+def _cyclic_qobject(destroyed_on: list[int]) -> QObject:
+    """A Python-owned QObject in a reference cycle (once the caller drops it, only the cyclic
+    collector can free it), reporting the thread it is destroyed on."""
     obj = QObject()
-    obj.myself = obj  # the cycle: only the cyclic collector can free it
+    obj.myself = obj
     obj.destroyed.connect(
         lambda: destroyed_on.append(threading.get_ident()), Qt.ConnectionType.DirectConnection
     )
+    return obj
 
 
 def _allocate_like_a_run(keep: list) -> None:
@@ -44,6 +46,27 @@ def test_a_workers_allocations_never_destroy_qt_objects_off_the_gui_thread(qtbot
     assert destroyed_on == [threading.get_ident()]
     assert sum(_gui_thread_gc.collections) >= 1
     keep.clear()
+
+
+def test_old_garbage_is_reached_by_full_collections(_gui_thread_gc):
+    """A cycle that lived long enough to reach the oldest generation before it became garbage
+    is freed too, once enough new objects have been promoted (CPython's own rule)."""
+    destroyed_on: list[int] = []
+    gc.collect()
+    holder = [_cyclic_qobject(destroyed_on)]
+    gc.collect(1)  # it survives (still held): promoted to the oldest generation
+    holder.clear()  # now garbage, in the oldest generation
+    assert destroyed_on == []
+    full = _gui_thread_gc.collections[2]
+    keep = []
+    for _ in range(2000):  # what a long session allocates and keeps, checked by the timer
+        keep.append([[] for _ in range(800)])
+        _gui_thread_gc.check()
+        if destroyed_on:
+            break
+    keep.clear()
+    assert destroyed_on == [threading.get_ident()]
+    assert _gui_thread_gc.collections[2] > full
 
 
 def test_uninstalling_gives_collection_back_to_python(qapp, _gui_thread_gc):
