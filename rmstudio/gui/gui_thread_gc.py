@@ -42,6 +42,8 @@ class GuiThreadCollector(QObject):
         including its rule that a full collection waits until the objects promoted to the
         oldest generation since the last one are a quarter of those that survived it."""
         counts = gc.get_count()
+        if not self.thresholds[0] or counts[0] <= self.thresholds[0]:
+            return  # CPython, too, considers collecting only when the youngest overflows
         for generation in (2, 1, 0):
             if not self.thresholds[generation] or counts[generation] <= self.thresholds[generation]:
                 continue
