@@ -112,9 +112,9 @@ def make_window(qtbot, settings):
         w.execution.shutdown()
         w.model.undo_stack.setClean()
         w.close()
-        w.deleteLater()
-    # Gone before the next test: deleted and their Python cycles collected here, on the GUI
-    # thread, not whenever a later test's event loop or worker thread gets round to it.
+    # qtbot.addWidget has already queued deleteLater. Gone before the next test: deleted and
+    # their Python cycles collected here, on the GUI thread, not whenever a later test's
+    # event loop or worker thread gets round to it.
     windows.clear()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
